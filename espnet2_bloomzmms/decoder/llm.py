@@ -1,0 +1,150 @@
+"""LLM decoder: any Hugging Face causal LM, fed with embeddings instead of token ids.
+
+The base weights are frozen by default (optionally in 8-/4-bit through bitsandbytes),
+LoRA adapters are optional, and checkpoints keep only what trains: the base model is
+named in the config and reloaded from there.
+"""
+
+from typing import Optional
+
+import torch
+from espnet2.asr.decoder.abs_decoder import AbsDecoder
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+
+from espnet2_bloomzmms.decoder.lora import LoRASettings
+from espnet2_bloomzmms.utils.frozen_weights import exclude_frozen_from_state_dict
+from espnet2_bloomzmms.utils.hf_loading import load_pretrained
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def load_tokenizer(model_name_or_path: str) -> PreTrainedTokenizerBase:
+    """The LLM's own tokenizer, so targets and token ids round-trip exactly."""
+    return load_pretrained(AutoTokenizer.from_pretrained, model_name_or_path, "tokenizer")
+
+
+def quantization_config(quantization: Optional[str]):
+    """``BitsAndBytesConfig`` for ``"8bit"``/``"4bit"``, with clear errors where impossible."""
+    if quantization is None:
+        return None
+    if quantization not in ("8bit", "4bit"):
+        raise ValueError(f"LLM quantization must be null, '8bit' or '4bit', not {quantization!r}")
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            f"a {quantization} base LLM needs a CUDA device and bitsandbytes; this machine "
+            "has no CUDA device: set decoder_conf.quantization to null (and maybe dtype: bfloat16)"
+        )
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as e:
+        raise RuntimeError(
+            f"a {quantization} base LLM needs bitsandbytes: pip install bitsandbytes"
+        ) from e
+    from transformers import BitsAndBytesConfig
+
+    if quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+    )
+
+
+class LLMDecoder(AbsDecoder):
+    """A causal LM that continues a sequence of input embeddings.
+
+    Args:
+        model_name_or_path: hub id (``bigscience/bloomz-7b1``) or local directory.
+        dtype: ``float32``, ``bfloat16`` or ``float16`` for the base weights.
+        quantization: ``null``, ``8bit`` or ``4bit`` (CUDA + bitsandbytes).
+        freeze: keep the base weights fixed.
+        lora: LoRA settings (see :class:`LoRASettings`); ``null`` for none.
+        gradient_checkpointing: recompute LLM activations in the backward pass.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str = "bigscience/bloomz-7b1",
+        dtype: str = "float32",
+        quantization: Optional[str] = None,
+        freeze: bool = True,
+        lora: Optional[dict] = None,
+        gradient_checkpointing: bool = False,
+    ):
+        super().__init__()
+        if dtype not in DTYPES:
+            raise ValueError(f"LLM dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
+        self.model_name_or_path = model_name_or_path
+        self.freeze = freeze
+        self.tokenizer = load_tokenizer(model_name_or_path)
+        quant = quantization_config(quantization)
+        llm = load_pretrained(
+            AutoModelForCausalLM.from_pretrained,
+            model_name_or_path,
+            "LLM",
+            dtype=DTYPES[dtype],
+            **({"quantization_config": quant, "device_map": {"": torch.cuda.current_device()}} if quant else {}),
+        )
+        if freeze:
+            llm.requires_grad_(False)
+        if gradient_checkpointing:
+            llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if lora is not None:
+            import peft
+
+            if quant is not None:
+                llm = peft.prepare_model_for_kbit_training(
+                    llm, use_gradient_checkpointing=gradient_checkpointing
+                )
+            llm = peft.get_peft_model(llm, LoRASettings(**lora).to_peft())
+        self.llm = llm
+        self.uses_lora = lora is not None
+        exclude_frozen_from_state_dict(self.llm)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.llm.config.hidden_size
+
+    @property
+    def input_embeddings(self) -> torch.nn.Embedding:
+        return self.llm.get_input_embeddings()
+
+    @property
+    def eos_token_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze and not self.uses_lora:
+            self.llm.eval()
+        return self
+
+    def reload_pretrained_parameters(self) -> None:
+        """Undo ``--init`` on the base weights (re-read from the checkpoint)."""
+        fresh = load_pretrained(
+            AutoModelForCausalLM.from_pretrained, self.model_name_or_path, "LLM",
+            dtype=self.llm.dtype,
+        )
+        base = self.llm.get_base_model() if self.uses_lora else self.llm
+        base.load_state_dict(fresh.state_dict(), strict=False)
+        if self.uses_lora:  # adapters start as an exact no-op again
+            for module in self.llm.modules():
+                if hasattr(module, "reset_lora_parameters"):
+                    for name in module.lora_A:
+                        module.reset_lora_parameters(name, True)
+
+    def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """Embeddings of token ids; negative ids (padding) give zero vectors' places."""
+        return self.input_embeddings(token_ids.clamp(min=0))
+
+    def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Last hidden states (B, T, H) of the LLM for the given input embeddings.
+
+        The output projection is applied by :meth:`logits` only where it is needed,
+        which saves (B, T, vocab) logits: 250 880 per position for BLOOMZ.
+        """
+        body = self.llm.get_decoder()
+        out = body(inputs_embeds=inputs_embeds.to(self.llm.dtype), attention_mask=attention_mask)
+        return out.last_hidden_state
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.llm.get_output_embeddings()(hidden).float()

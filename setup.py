@@ -1,0 +1,44 @@
+"""espnet2-bloomzmms: a multilingual speech encoder (MMS) bridged to a multilingual LLM
+(BLOOMZ) by multi-instructional training, as an ESPnet2 plugin."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="espnet2-bloomzmms",
+    version="0.1.0",
+    description="ESPnet2 plugin: teach a multilingual LLM to understand multilingual speech",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["espnet2_bloomzmms", "espnet2_bloomzmms.*"]),
+    include_package_data=True,
+    install_requires=[
+        "espnet>=202511",
+        "torch>=2.1",
+        "torchaudio",
+        "transformers>=4.56",
+        "peft>=0.13",
+        "tokenizers",
+        "sentencepiece",
+        "kaldiio>=2.18",
+        "soundfile>=0.12",
+        "sacrebleu>=2.4",
+        "jiwer>=3.0",
+        "pyyaml",
+        "numpy",
+        # what ESPnet's trainer imports from its "train" extra
+        "tensorboard",
+        "matplotlib",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "pytest-timeout"],
+        "quantization": ["bitsandbytes"],
+    },
+    entry_points={
+        "console_scripts": [
+            "bloomzmms-train=espnet2_bloomzmms.bin.train:main",
+            "bloomzmms-make-tiny=espnet2_bloomzmms.bin.make_tiny_checkpoints:main",
+        ]
+    },
+)
