@@ -1,10 +1,15 @@
 """Shared fixtures: tiny random-weight MMS / BLOOM checkpoints written once per session."""
 
+import os
 from pathlib import Path
 
-import pytest
+# Tests never reach a model hub. huggingface_hub reads these once, at import.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-from espnet2_bloomzmms.tiny_checkpoints import write_tiny_bloom, write_tiny_mms
+import pytest  # noqa: E402
+
+from espnet2_bloomzmms.tiny_checkpoints import write_tiny_bloom, write_tiny_mms  # noqa: E402
 
 SAMPLE_TEXTS = [
     # en
@@ -104,13 +109,6 @@ def tiny_model_config(mms_dir: Path, llm_dir: Path, **model_conf) -> dict:
 @pytest.fixture
 def tiny_config(tiny_mms_dir: Path, tiny_llm_dir: Path) -> dict:
     return tiny_model_config(tiny_mms_dir, tiny_llm_dir)
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never reach a model hub."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 
 
 SPOKEN = [

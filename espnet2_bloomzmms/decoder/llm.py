@@ -124,13 +124,21 @@ class LLMDecoder(AbsDecoder):
             AutoModelForCausalLM.from_pretrained, self.model_name_or_path, "LLM",
             dtype=self.llm.dtype,
         )
+        source = fresh.state_dict()
         base = self.llm.get_base_model() if self.uses_lora else self.llm
-        base.load_state_dict(fresh.state_dict(), strict=False)
+        with torch.no_grad():
+            # peft renames an adapted layer's own weight to ``<layer>.base_layer.weight``
+            for name, tensor in base.named_parameters(remove_duplicate=False):
+                original = source.get(name.replace(".base_layer.", "."))
+                if original is not None:
+                    tensor.copy_(original)
+                elif "lora_" not in name:
+                    raise RuntimeError(f"{self.model_name_or_path} has no weight for {name}")
         if self.uses_lora:  # adapters start as an exact no-op again
             for module in self.llm.modules():
                 if hasattr(module, "reset_lora_parameters"):
-                    for name in module.lora_A:
-                        module.reset_lora_parameters(name, True)
+                    for adapter in module.lora_A:
+                        module.reset_lora_parameters(adapter, True)
 
     def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
         """Embeddings of token ids; negative ids (padding) give zero vectors' places."""
