@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The BLOOMZMMS pipeline as recipe stages, shared by every egs2/*/bloomzmms1 recipe.
+# A recipe's run.sh calls it with its options; its local/data.sh prepares data dirs and
+# an optional local/make_models.sh writes local base models (the tiny recipe's).
+#
+#   ./bloomzmms.sh --stage 1 --stop_stage 10 [options]     (./bloomzmms.sh --help lists them)
+set -euo pipefail
+
+log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0")) $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- options (--name value)
+stage=1                 # first stage to run
+stop_stage=10           # last stage to run
+nj=2                    # parallel jobs for data preparation
+ngpu=0                  # GPUs for training and decoding (0: CPU)
+python=python3          # the Python of the environment with espnet2_bloomzmms
+local_data_opts=""      # options passed to local/data.sh
+local_models_opts=""    # options passed to local/make_models.sh
+train_set=train         # training data dir name under data/
+valid_set=dev           # validation data dir name under data/
+test_sets=test          # test data dir names under data/ (space separated)
+speed_perturb_factors="0.9 1.0 1.1"  # empty: no speed perturbation
+mms=exp/models/mms      # speech encoder: hub name or local dir
+llm=exp/models/llm      # LLM: hub name or local dir
+templates=local/data/instructions.tsv   # instruction template pool (TSV)
+languages=local/data/languages.tsv      # language code <TAB> English name
+asr_template=T          # template id of the ASR instruction (the T set)
+mi_k=2                  # templates drawn per utterance for MI
+mi_seed=0               # seed of the template draws
+mi_args=""              # extra options of make_instruction_targets
+ctc_config=conf/train_ctc.yaml   # step 1: CTC pre-training
+ce_config=conf/train_ce.yaml     # step 2: instruction training (CE)
+ctc_args=""             # extra training options, step 1 (e.g. "--max_epoch 1")
+ce_args=""              # extra training options, step 2
+instruction_sets="T MI TMI"     # training-data variants trained in stage 6
+inference_args=""       # extra options of the inference CLI
+decode_beams="1 5"      # beam sizes decoded in stage 7 (1: greedy)
+zero_shot_split=heldout # template split tested for zero-shot instruction transfer
+pack_set=TMI            # which instruction-trained model stage 10 packs
+
+usage() { sed -n '/^# -\{10\}.* options/,/^# -\{10\}.* parse/p' "$0" | sed '1d;$d'; }
+option_names=$(usage | sed -n 's/^\([a-z_]*\)=.*/\1/p')
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --*=*) name=${1%%=*}; value=${1#*=}; shift ;;
+        --*) [ $# -ge 2 ] || die "option $1 needs a value"; name=$1; value=$2; shift 2 ;;
+        *) die "unexpected argument '$1' (options are --name value; --help lists them)" ;;
+    esac
+    name=${name#--}; name=${name//-/_}
+    grep -qx "${name}" <<< "${option_names}" || die "unknown option --${name} (--help lists the options)"
+    printf -v "${name}" '%s' "${value}"
+done
+# ---------------------------------------------------------------- parse done
+
+sp_suffix=""; [ -n "${speed_perturb_factors}" ] && sp_suffix=_sp
+train=${train_set}${sp_suffix}
+dump=dump/raw
+lang_list=${dump}/${train}_T/lang_list
+train_cmd=("${python}" -m espnet2_bloomzmms.bin.train --ngpu "${ngpu}" --resume true
+           --frontend_conf "model_name_or_path=${mms}" --decoder_conf "model_name_or_path=${llm}")
+
+require() {  # require PATH STAGE: PATH is made by stage STAGE
+    [ -e "$1" ] || die "$1 is missing: run stage $2 first (./run.sh --stage $2)"
+}
+data_opts() {  # data_opts train|valid DIR: ESPnet's data options for a data dir
+    local d=$2 opts=(--"$1"_shape_file "$d/utt2num_samples")
+    opts+=(--"$1"_data_path_and_name_and_type "$d/wav.scp,speech,sound")
+    for f in text:text utt2lang:lang prefix:prefix postfix:postfix; do
+        [ -e "$d/${f%%:*}" ] && opts+=(--"$1"_data_path_and_name_and_type "$d/${f%%:*},${f##*:},text")
+    done
+    echo "${opts[@]}"
+}
+ce_sets() { for v in ${instruction_sets}; do echo "ce_${v}"; done; }
+
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+    log "Stage 1: data preparation (local/data.sh)"
+    [ -x local/data.sh ] || die "local/data.sh is missing: the recipe must provide it"
+    local/data.sh ${local_data_opts}
+    for x in ${train_set} ${valid_set} ${test_sets}; do
+        "${python}" -c "from espnet2_bloomzmms.data.datadir import validate_data_dir as v; print('data/$x:', v('data/$x'), 'utterances')"
+    done
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+    log "Stage 2: speed perturbation (${speed_perturb_factors:-none}) and formatting to ${dump}"
+    for x in ${train_set} ${valid_set} ${test_sets}; do require "data/$x/wav.scp" 1; done
+    if [ -n "${speed_perturb_factors}" ]; then
+        "${python}" -m espnet2_bloomzmms.bin.speed_perturb --src "data/${train_set}" --dst "data/${train}" \
+            --factors ${speed_perturb_factors} --nj "${nj}"
+    fi
+    for x in ${train} ${valid_set} ${test_sets}; do
+        "${python}" -m espnet2_bloomzmms.bin.format_data_dir "data/$x" "${dump}/$x"
+    done
+fi
+
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+    if [ -x local/make_models.sh ]; then
+        log "Stage 3: base models (local/make_models.sh)"
+        local/make_models.sh ${local_models_opts}
+    else
+        log "Stage 3: nothing to do: base models are ${mms} and ${llm}"
+    fi
+fi
+
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+    log "Stage 4: instruction targets (T, MI, TMI) with ${llm}"
+    require "${dump}/${train}/wav.scp" 2
+    [ -e "${llm}" ] || [[ "${llm}" != exp/* ]] || die "${llm} is missing: run stage 3 first (./run.sh --stage 3)"
+    targets=("${python}" -m espnet2_bloomzmms.bin.make_instruction_targets --llm "${llm}"
+             --templates "${templates}" --languages "${languages}" --asr_template "${asr_template}")
+    "${targets[@]}" --src "${dump}/${train}" --dst_prefix "${dump}/${train}" --exp_dir exp/instruction_targets/${train} \
+        --k "${mi_k}" --seed "${mi_seed}" ${mi_args}
+    for x in ${valid_set} ${test_sets}; do
+        "${targets[@]}" --src "${dump}/$x" --dst_prefix "${dump}/$x" --exp_dir exp/instruction_targets/$x --variants T
+    done
+    cut -d' ' -f2 "${dump}/${train}_T/utt2lang" | sort -u > "${lang_list}"
+fi
+
+if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+    log "Stage 5: CTC pre-training -> exp/ctc"
+    require "${dump}/${train}_T/prefix" 4
+    "${train_cmd[@]}" --config "${ctc_config}" --lang_list "${lang_list}" --output_dir exp/ctc \
+        $(data_opts train "${dump}/${train}_T") $(data_opts valid "${dump}/${valid_set}_T") ${ctc_args}
+fi
+
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+    require exp/ctc/valid.cer_ctc.best.pth 5
+    for v in ${instruction_sets}; do
+        log "Stage 6: instruction training on ${v} -> exp/ce_${v}"
+        require "${dump}/${train}_${v}/prefix" 4
+        "${train_cmd[@]}" --config "${ce_config}" --lang_list "${lang_list}" --output_dir "exp/ce_${v}" \
+            --init_param exp/ctc/valid.cer_ctc.best.pth \
+            $(data_opts train "${dump}/${train}_${v}") $(data_opts valid "${dump}/${valid_set}_T") ${ce_args}
+    done
+fi
+
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+    infer=("${python}" -m espnet2_bloomzmms.bin.inference --ngpu "${ngpu}")
+    for x in ${test_sets}; do
+        require "${dump}/${x}_T/prefix" 4
+        require exp/ctc/config.yaml 5
+        log "Stage 7: decoding ${x}"
+        "${infer[@]}" --model_dir exp/ctc --data_dir "${dump}/${x}_T" --output_dir "exp/ctc/decode_${x}" \
+            --ctc true --llm false ${inference_args}
+        for m in $(ce_sets); do
+            require "exp/${m}/config.yaml" 6
+            for beam in ${decode_beams}; do
+                "${infer[@]}" --model_dir "exp/${m}" --data_dir "${dump}/${x}_T" \
+                    --output_dir "exp/${m}/decode_${x}_beam${beam}" --num_beams "${beam}" ${inference_args}
+            done
+        done
+        m=$(ce_sets | head -n 1)
+        "${infer[@]}" --config "exp/${m}/config.yaml" --data_dir "${dump}/${x}_T" \
+            --output_dir "exp/untrained/decode_${x}_beam1" --ctc true ${inference_args}
+    done
+fi
+
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+    log "Stage 8: scoring -> RESULTS.md"
+    for x in ${test_sets}; do
+        ref=${dump}/${x}_T
+        for d in exp/untrained/decode_${x}_beam1 exp/ctc/decode_${x} $(for m in $(ce_sets); do for b in ${decode_beams}; do echo "exp/${m}/decode_${x}_beam${b}"; done; done); do
+            for hyp in text text_ctc; do
+                [ -e "$d/${hyp}" ] || continue
+                "${python}" -m espnet2_bloomzmms.bin.score_asr --ref "${ref}/text" --hyp "$d/${hyp}" \
+                    --utt2lang "${ref}/utt2lang" --name "${d#exp/}/${hyp}" --output "$d/score_${hyp}.json" >/dev/null
+            done
+        done
+    done
+    "${python}" -m espnet2_bloomzmms.bin.write_results --exp exp --output RESULTS.md
+    cat RESULTS.md
+fi
+
+if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+    for x in ${test_sets}; do
+        for m in $(ce_sets); do
+            require "exp/${m}/config.yaml" 6
+            log "Stage 9: zero-shot instruction transfer, ${m} on ${x}"
+            "${python}" -m espnet2_bloomzmms.bin.zero_shot_transfer --model_dir "exp/${m}" --data_dir "${dump}/${x}_T" \
+                --templates "${templates}" --languages "${languages}" --split "${zero_shot_split}" \
+                --output_dir "exp/${m}/zero_shot_${x}" ${inference_args}
+        done
+    done
+    "${python}" -m espnet2_bloomzmms.bin.write_results --exp exp --output RESULTS.md
+fi
+
+if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
+    log "Stage 10: packing exp/ce_${pack_set}"
+    require "exp/ce_${pack_set}/config.yaml" 6
+    "${python}" -m espnet2_bloomzmms.bin.pack --model_dir "exp/ce_${pack_set}" --results RESULTS.md \
+        --output "exp/packed/bloomzmms_ce_${pack_set}.zip"
+fi
+log "Finished stages ${stage}-${stop_stage}"

@@ -1,0 +1,559 @@
+"""python local/teach_llm.py --llm_dir exp/tiny_bloom --data_dir local/data --out_dir exp/tiny_bloomz
+
+Teach the tiny random-weight BLOOM of the recipe to follow instructions on text, so that
+it can stand in for BLOOMZ: the speech model later feeds ``[E(prefix); speech;
+E(postfix)]`` to this frozen LLM and must make it answer as it answers the text
+``prefix + transcript + postfix``.
+
+Examples: every TRAIN sentence of every language (by position: the first
+``N - n_dev - n_test`` of ``sentences/<lang>.txt``; then ``n_dev`` dev and ``n_test`` test
+sentences) with every TRAIN template of ``instructions.tsv``. Each of prefix, sentence,
+postfix and answer is tokenized on its own (no special tokens), exactly as the speech
+model's preprocessor tokenizes them, and the answer is followed by the tokenizer's EOS.
+The causal LM is trained with the loss on the answer tokens (and EOS) only.
+
+At the end, greedy exact match is measured on the DEV sentences, per task, separately for
+train and held-out templates, and the taught model + tokenizer, ``eval.json``,
+``teach_config.json`` and ``train_log.json`` are written atomically to ``--out_dir``.
+
+:func:`answer` (the deterministic answer of each task) and :func:`encode_prompt` are
+imported by later stages; importing this file has no side effects.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+TASKS = ("repeat", "language", "first_word", "last_word", "count_words", "uppercase")
+ASR_TEMPLATE_ID = "T"  # "Repeat the sentence: " + transcript + ". " (the BLOOMZMMS template)
+
+_SMALL = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_word(n: int) -> str:
+    """English word of ``0 <= n < 100``: ``7 -> "seven"``, ``21 -> "twenty-one"``."""
+    if not 0 <= n < 100:
+        raise ValueError(f"no number word for {n}")
+    if n < 20:
+        return _SMALL[n]
+    tens, ones = divmod(n, 10)
+    return _TENS[tens] + (f"-{_SMALL[ones]}" if ones else "")
+
+
+def strip_punctuation(word: str) -> str:
+    """``word`` without surrounding punctuation (``¿Dónde`` -> ``Dónde``, ``plaît?`` -> ``plaît``).
+
+    Punctuation is any Unicode ``P*`` character; inner ones (``grands-parents``,
+    ``aujourd'hui``) stay, and so do combining marks (Devanagari vowel signs are ``M*``).
+    """
+    start, end = 0, len(word)
+    while start < end and unicodedata.category(word[start]).startswith("P"):
+        start += 1
+    while end > start and unicodedata.category(word[end - 1]).startswith("P"):
+        end -= 1
+    return word[start:end]
+
+
+def _words(sentence: str) -> list[str]:
+    """Whitespace-separated words without surrounding punctuation (punctuation-only ones dropped)."""
+    return [w for w in map(strip_punctuation, sentence.split()) if w]
+
+
+def answer(task: str, sentence: str, lang_name: str) -> str:
+    """The deterministic answer of ``task`` about ``sentence`` (written in ``lang_name``).
+
+    - ``repeat``: the sentence itself;
+    - ``language``: the English name of its language (``lang_name``);
+    - ``first_word`` / ``last_word``: that word without surrounding punctuation;
+    - ``count_words``: the number of whitespace-separated tokens as an English word;
+    - ``uppercase``: ``sentence.upper()`` (unchanged for scripts without case, e.g. Hindi).
+    """
+    if task == "repeat":
+        return sentence
+    if task == "language":
+        return lang_name
+    if task == "first_word":
+        return _words(sentence)[0]
+    if task == "last_word":
+        return _words(sentence)[-1]
+    if task == "count_words":
+        return number_word(len(sentence.split()))
+    if task == "uppercase":
+        return sentence.upper()
+    raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str
+    task: str
+    split: str  # "train" or "heldout"
+    prefix: str  # may contain "{lang}"
+    postfix: str
+
+    def fill(self, lang_name: str) -> tuple[str, str]:
+        """``(prefix, postfix)`` with ``{lang}`` replaced by the language's English name."""
+        return self.prefix.replace("{lang}", lang_name), self.postfix.replace("{lang}", lang_name)
+
+
+def unescape(field: str) -> str:
+    """``instructions.tsv`` writes a newline as the two characters ``\\n``."""
+    return field.replace("\\n", "\n")
+
+
+def load_languages(data_dir: Path) -> dict[str, str]:
+    """``{code: English name}`` from ``languages.tsv``, in file order."""
+    langs = {}
+    for line in (Path(data_dir) / "languages.tsv").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            code, name = line.split("\t")[:2]
+            langs[code] = name
+    return langs
+
+
+def load_templates(data_dir: Path) -> list[Template]:
+    """The rows of ``instructions.tsv`` (trailing spaces kept, ``\\n`` unescaped)."""
+    templates = []
+    path = Path(data_dir) / "instructions.tsv"
+    for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 5:
+            raise ValueError(f"{path}:{n}: expected 5 tab-separated fields, got {len(fields)}")
+        tid, task, split, prefix, postfix = fields
+        if task not in TASKS or split not in ("train", "heldout"):
+            raise ValueError(f"{path}:{n}: bad task {task!r} or split {split!r}")
+        templates.append(Template(tid, task, split, unescape(prefix), unescape(postfix)))
+    return templates
+
+
+def load_sentences(data_dir: Path, lang: str) -> list[str]:
+    path = Path(data_dir) / "sentences" / f"{lang}.txt"
+    return [s for s in path.read_text(encoding="utf-8").splitlines() if s.strip()]
+
+
+def split_sentences(sentences: list[str], n_dev: int, n_test: int) -> dict[str, list[str]]:
+    """Split by position: train = all but the last ``n_dev + n_test``, then dev, then test."""
+    n_train = len(sentences) - n_dev - n_test
+    if n_train <= 0:
+        raise ValueError(f"{len(sentences)} sentences leave none for training")
+    return {
+        "train": sentences[:n_train],
+        "dev": sentences[n_train : n_train + n_dev],
+        "test": sentences[n_train + n_dev :],
+    }
+
+
+def tokenizer_texts(data_dir: Path) -> list[str]:
+    """Text to train the tiny LLM's BPE tokenizer on: all sentences, filled templates, answers.
+
+    Newlines split templates into lines, so the list can also be written one item a line
+    (``make_tiny_checkpoints --text``) without changing what the tokenizer learns.
+    """
+    langs = load_languages(data_dir)
+    texts = []
+    for code, name in langs.items():
+        for s in load_sentences(data_dir, code):
+            texts += [s, s.upper()]
+        for t in load_templates(data_dir):
+            texts += [line for part in t.fill(name) for line in part.split("\n") if line.strip()]
+    texts += list(langs.values()) + [number_word(n) for n in range(1, 21)]
+    return texts
+
+
+# ---------------------------------------------------------------- tokenization
+
+
+class SegmentEncoder:
+    """Token ids of strings tokenized on their own (no special tokens), with a cache."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.cache: dict[str, list[int]] = {}
+
+    def __call__(self, text: str) -> list[int]:
+        ids = self.cache.get(text)
+        if ids is None:
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+            self.cache[text] = ids
+        return ids
+
+
+def encode_prompt(tokenizer, prefix: str, sentence: str, postfix: str) -> list[int]:
+    """Prompt ids as the speech model sees them: prefix, sentence, postfix tokenized apart."""
+    enc = tokenizer if isinstance(tokenizer, SegmentEncoder) else SegmentEncoder(tokenizer)
+    return enc(prefix) + enc(sentence) + enc(postfix)
+
+
+@dataclass
+class Example:
+    lang: str
+    template: str
+    task: str
+    split: str
+    sentence: str
+    answer: str
+    prompt_ids: list
+    answer_ids: list  # answer tokens + EOS (training targets)
+
+
+def build_examples(
+    enc: SegmentEncoder,
+    eos_id: int,
+    langs: dict[str, str],
+    sentences: dict[str, list[str]],
+    templates: list[Template],
+) -> list[Example]:
+    """One example per (language, sentence, template)."""
+    examples = []
+    for code, sents in sentences.items():
+        name = langs[code]
+        for t in templates:
+            prefix, postfix = t.fill(name)
+            for s in sents:
+                ans = answer(t.task, s, name)
+                examples.append(
+                    Example(code, t.id, t.task, t.split, s, ans,
+                            encode_prompt(enc, prefix, s, postfix), enc(ans) + [eos_id])
+                )
+    return examples
+
+
+# ---------------------------------------------------------------- training
+
+
+def make_batches(examples: list[Example], batch_size: int, rng: random.Random, bucket: int = 50):
+    """Endless stream of batches: shuffled epochs, lengths bucketed to limit padding."""
+    while True:
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        for start in range(0, len(order), batch_size * bucket):
+            chunk = sorted(
+                order[start : start + batch_size * bucket],
+                key=lambda i: len(examples[i].prompt_ids) + len(examples[i].answer_ids),
+            )
+            batches = [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+            rng.shuffle(batches)
+            for b in batches:
+                yield [examples[i] for i in b]
+
+
+def collate_train(batch: list[Example], pad_id: int):
+    """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (-100 on prompt/padding)."""
+    import torch
+
+    seqs = [e.prompt_ids + e.answer_ids for e in batch]
+    width = max(map(len, seqs))
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, (e, s) in enumerate(zip(batch, seqs)):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
+        labels[i, len(e.prompt_ids) : len(s)] = torch.tensor(e.answer_ids)
+    return ids, mask, labels
+
+
+def answer_loss(model, ids, mask, labels):
+    """Mean cross-entropy over the answer tokens; logits only where they are scored."""
+    import torch.nn.functional as F
+
+    hidden = model.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
+    next_labels = labels[:, 1:]
+    scored = next_labels != -100
+    logits = model.lm_head(hidden[:, :-1][scored])
+    return F.cross_entropy(logits, next_labels[scored])
+
+
+def lr_factor(progress: float, warmup: float, schedule: str) -> float:
+    """Linear warmup over the first ``warmup`` of training, then cosine/linear decay to 0."""
+    if progress < warmup:
+        return progress / warmup
+    rest = min(1.0, (progress - warmup) / max(1e-8, 1.0 - warmup))
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * rest))
+    return 1.0 - rest
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def generate_answers(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, batch_size: int):
+    """Greedy continuations (decoded text up to EOS) of ``prompts``, batched with LEFT padding."""
+    import torch
+
+    pad_id, eos_id = tokenizer.pad_token_id, tokenizer.eos_token_id
+    outputs: list[Optional[str]] = [None] * len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        width = max(len(prompts[i]) for i in idx)
+        ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for row, i in enumerate(idx):
+            p = prompts[i]
+            ids[row, width - len(p) :] = torch.tensor(p)
+            mask[row, width - len(p) :] = 1
+        with torch.no_grad():
+            out = model.generate(
+                input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                do_sample=False, num_beams=1, eos_token_id=eos_id, pad_token_id=pad_id,
+            )
+        for row, i in enumerate(idx):
+            new = out[row, width:].tolist()
+            if eos_id in new:
+                new = new[: new.index(eos_id)]
+            outputs[i] = tokenizer.decode(new, skip_special_tokens=True)
+    return outputs
+
+
+def evaluate(model, tokenizer, examples: list[Example], max_new_tokens: int, batch_size: int) -> dict:
+    """Greedy exact match per task, for train and held-out templates (and the ASR template T)."""
+    model.eval()
+    hyps = generate_answers(model, tokenizer, [e.prompt_ids for e in examples], max_new_tokens, batch_size)
+    counts: dict = {}
+    for e, h in zip(examples, hyps):
+        keys = [(e.task, e.split)] + ([(e.task, ASR_TEMPLATE_ID)] if e.template == ASR_TEMPLATE_ID else [])
+        for key in keys:
+            c = counts.setdefault(key, [0, 0])
+            c[0] += int(h == e.answer)
+            c[1] += 1
+    result: dict = {"tasks": {}, "errors": []}
+    for task in TASKS:
+        row = {}
+        for split in ("train", "heldout", ASR_TEMPLATE_ID):
+            if (task, split) in counts:
+                ok, n = counts[(task, split)]
+                row[split] = {"accuracy": ok / n, "correct": ok, "n": n}
+        if row:
+            result["tasks"][task] = row
+    # A few wrong answers per task, to see what fails.
+    shown: dict = {}
+    for e, h in zip(examples, hyps):
+        if h != e.answer and shown.get(e.task, 0) < 5:
+            shown[e.task] = shown.get(e.task, 0) + 1
+            result["errors"].append({"task": e.task, "template": e.template, "lang": e.lang,
+                                     "sentence": e.sentence, "answer": e.answer, "hyp": h})
+    return result
+
+
+def format_table(result: dict) -> str:
+    lines = [f"{'task':<12} {'train tmpl':>12} {'held-out':>12} {'T (ASR)':>12}"]
+    for task, row in result["tasks"].items():
+        cells = []
+        for split in ("train", "heldout", ASR_TEMPLATE_ID):
+            r = row.get(split)
+            cells.append(f"{100 * r['accuracy']:6.1f}% {r['n']:>4}" if r else f"{'-':>12}")
+        lines.append(f"{task:<12} " + " ".join(f"{c:>12}" for c in cells))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- saving
+
+
+def save_atomically(out_dir: Path, write) -> None:
+    """Call ``write(tmp_dir)`` on a temp dir next to ``out_dir``, then rename it into place."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        write(tmp)
+        old = None
+        if out_dir.exists():
+            old = out_dir.parent / f".{out_dir.name}.old{os.getpid()}"
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ---------------------------------------------------------------- main
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Teach a tiny BLOOM to follow the recipe's text instructions (stand-in for BLOOMZ).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--llm_dir", type=Path, required=True, help="tiny BLOOM dir (model + tokenizer)")
+    p.add_argument("--data_dir", type=Path, default=Path("local/data"))
+    p.add_argument("--out_dir", type=Path, required=True, help="where the taught LLM goes")
+    p.add_argument("--langs", nargs="+", default=None, help="language codes (default: languages.tsv)")
+    p.add_argument("--n_dev", type=int, default=20, help="dev sentences per language (after train)")
+    p.add_argument("--n_test", type=int, default=20, help="test sentences per language (the last ones)")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch_size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--warmup", type=float, default=0.05, help="fraction of training")
+    p.add_argument("--schedule", choices=("cosine", "linear"), default="cosine")
+    p.add_argument("--weight_decay", type=float, default=0.01)
+    p.add_argument("--grad_clip", type=float, default=1.0)
+    p.add_argument("--repeat_weight", type=float, default=1.0,
+                   help="sampling weight of 'repeat' examples relative to the other tasks")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max_minutes", type=float, default=0.0,
+                   help="stop training when this much wall-clock time is used (0: no limit); "
+                        "evaluation and saving still follow")
+    p.add_argument("--time_schedule", action="store_true",
+                   help="with --max_minutes: the LR schedule follows max(step/steps, time/budget), "
+                        "so it anneals fully even on a slower machine (not bit-reproducible)")
+    p.add_argument("--log_every", type=int, default=50)
+    p.add_argument("--num_threads", type=int, default=2)
+    p.add_argument("--eval_batch_size", type=int, default=128)
+    p.add_argument("--max_new_tokens", type=int, default=48)
+    p.add_argument("--eval_train_templates", choices=("all", "cycle"), default="cycle",
+                   help="'all': every dev sentence with every train template; 'cycle': each dev "
+                        "sentence with one train template per task, in turn (plus T always)")
+    return p
+
+
+def main(argv=None) -> dict:
+    args = get_parser().parse_args(argv)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(args.num_threads)
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    t_start = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[teach_llm {time.time() - t_start:7.1f}s] {msg}", flush=True)
+
+    langs_all = load_languages(args.data_dir)
+    codes = args.langs or list(langs_all)
+    langs = {c: langs_all[c] for c in codes}
+    templates = load_templates(args.data_dir)
+    splits = {c: split_sentences(load_sentences(args.data_dir, c), args.n_dev, args.n_test) for c in codes}
+
+    tokenizer = AutoTokenizer.from_pretrained(args.llm_dir)
+    model = AutoModelForCausalLM.from_pretrained(args.llm_dir, dtype=torch.float32)
+    enc = SegmentEncoder(tokenizer)
+    eos_id = tokenizer.eos_token_id
+
+    train_tmpl = [t for t in templates if t.split == "train"]
+    train = build_examples(enc, eos_id, langs, {c: s["train"] for c, s in splits.items()}, train_tmpl)
+    if args.repeat_weight != 1.0:  # integer-ish oversampling of the ASR-critical task
+        rep = [e for e in train if e.task == "repeat"]
+        extra = int(round((args.repeat_weight - 1.0) * len(rep)))
+        random.Random(args.seed + 1).shuffle(rep)
+        train += [rep[i % len(rep)] for i in range(max(0, extra))]
+    dev = build_examples(enc, eos_id, langs, {c: s["dev"] for c, s in splits.items()}, templates)
+    if args.eval_train_templates == "cycle":
+        by_task = {task: [t.id for t in train_tmpl if t.task == task] for task in TASKS}
+        index = {(c, s): i for c, sp in splits.items() for i, s in enumerate(sp["dev"])}
+        dev = [
+            e for e in dev
+            if e.split == "heldout" or e.template == ASR_TEMPLATE_ID
+            or by_task[e.task][(index[(e.lang, e.sentence)] + TASKS.index(e.task)) % len(by_task[e.task])] == e.template
+        ]
+    n_params = sum(p.numel() for p in model.parameters())
+    mean_len = sum(len(e.prompt_ids) + len(e.answer_ids) for e in train) / len(train)
+    log(f"{len(train)} train examples (mean {mean_len:.1f} tokens), {len(dev)} dev examples; "
+        f"model {n_params / 1e6:.2f} M params (hidden {model.config.hidden_size}, "
+        f"{model.config.n_layer} layers, vocab {model.config.vocab_size})")
+
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "word_embeddings" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "word_embeddings" not in n)]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
+    )
+    budget_s = args.max_minutes * 60.0
+    batches = make_batches(train, args.batch_size, random.Random(args.seed))
+    model.train()
+    history, run_loss, run_n, step = [], 0.0, 0, 0
+    t_train = time.time()
+    stopped_early = False
+    for step in range(1, args.steps + 1):
+        elapsed = time.time() - t_train
+        if budget_s > 0 and elapsed >= budget_s:
+            stopped_early = True
+            step -= 1
+            log(f"time budget of {args.max_minutes} min used: stopping after {step} steps")
+            break
+        progress = (step - 1) / args.steps
+        if budget_s > 0 and args.time_schedule:
+            progress = max(progress, elapsed / budget_s)
+        lr = args.lr * lr_factor(progress, args.warmup, args.schedule)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        ids, mask, labels = collate_train(next(batches), tokenizer.pad_token_id)
+        loss = answer_loss(model, ids, mask, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if args.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        opt.step()
+        run_loss += loss.item()
+        run_n += 1
+        if step % args.log_every == 0 or step == args.steps:
+            avg = run_loss / run_n
+            history.append({"step": step, "loss": avg, "lr": lr, "elapsed_s": time.time() - t_train})
+            log(f"step {step:5d}/{args.steps} loss {avg:.4f} lr {lr:.2e} train time {time.time() - t_train:6.1f}s")
+            run_loss, run_n = 0.0, 0
+    if run_n:
+        history.append({"step": step, "loss": run_loss / run_n, "lr": lr, "elapsed_s": time.time() - t_train})
+    train_s = time.time() - t_train
+
+    t_eval = time.time()
+    result = evaluate(model, tokenizer, dev, args.max_new_tokens, args.eval_batch_size)
+    result.update(split="dev", eval_s=time.time() - t_eval)
+    log(f"dev greedy exact match ({result['eval_s']:.1f}s):\n{format_table(result)}")
+
+    config = {
+        **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "langs": codes,
+        "steps_done": step,
+        "stopped_early": stopped_early,
+        "train_seconds": train_s,
+        "n_train_examples": len(train),
+        "n_params": n_params,
+        "model": {k: getattr(model.config, k) for k in ("hidden_size", "n_layer", "n_head", "vocab_size")},
+        "torch": torch.__version__,
+        "argv": sys.argv if argv is None else list(argv),
+    }
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        # keep the source tokenizer files byte for byte (tokenizer_class as in bloomz)
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            if (Path(args.llm_dir) / name).is_file():
+                shutil.copy2(Path(args.llm_dir) / name, tmp / name)
+        dump = lambda obj, name: (tmp / name).write_text(  # noqa: E731
+            json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        dump(result, "eval.json")
+        dump(config, "teach_config.json")
+        dump(history, "train_log.json")
+
+    save_atomically(args.out_dir, write)
+    log(f"wrote {args.out_dir} (train {train_s:.1f}s, total {time.time() - t_start:.1f}s)")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Build the T, MI and TMI training sets of multi-instructional training.
+
+    python -m espnet2_bloomzmms.bin.make_instruction_targets \
+        --src dump/raw/train_sp --llm exp/models/llm \
+        --templates local/data/instructions.tsv --languages local/data/languages.tsv \
+        --k 2 --seed 0 --dst_prefix dump/raw/train_sp --exp_dir exp/instruction_targets
+
+- T:   every utterance with the ASR instruction (template ``--asr_template``), target = transcript.
+- MI:  ``k`` templates per utterance drawn from the other training templates; the
+       target is what the text LLM answers (greedy) to ``prefix + transcript + postfix``.
+- TMI: T and MI together.
+The utterance ``u`` becomes ``u`` in T and ``u-<template id>`` in MI. Answers are
+generated once per distinct prompt (speed-perturbed copies share them) and cached in
+``exp_dir/answers.tsv``; the template pool and all settings are saved next to them, so
+the targets can be regenerated bit for bit and an interrupted run resumes.
+"""
+
+import argparse
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Dict, List
+
+import torch
+
+from espnet2_bloomzmms.data.datadir import DataDirError, read_kv, validate_data_dir, write_data_dir, write_kv
+from espnet2_bloomzmms.instructions import Template, draw_templates, read_language_names, read_templates
+from espnet2_bloomzmms.text_generation import TextGenerator
+
+#: per-utterance files copied to every copy of an utterance (besides write_data_dir's)
+EXTRA_FILES = ("utt2num_samples",)
+
+
+def read_cache(path: Path) -> Dict[str, str]:
+    if not path.exists():
+        return {}
+    return {k: v for k, v in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())}
+
+
+def append_cache(path: Path, answers: Dict[str, str]) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        for prompt, answer in answers.items():
+            f.write(json.dumps([prompt, answer], ensure_ascii=False) + "\n")
+
+
+def write_variant(dst: Path, src: Path, utts: Dict[str, dict], origin: Dict[str, str]) -> int:
+    """Write a data dir of ``utts`` ({new id: fields}); ``origin`` maps new -> source id."""
+    write_data_dir(dst, utts)
+    for name in EXTRA_FILES:
+        if (src / name).exists():
+            values = read_kv(src / name)
+            write_kv(dst / name, {new: values[old] for new, old in origin.items()})
+    return validate_data_dir(dst, check_audio=False)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--src", type=Path, required=True, help="data dir with wav.scp, text, utt2spk, utt2lang")
+    parser.add_argument("--llm", required=True, help="the (frozen) LLM: hub name or local dir")
+    parser.add_argument("--templates", type=Path, required=True, help="template pool (TSV)")
+    parser.add_argument("--languages", type=Path, required=True, help="TSV: language code, English name")
+    parser.add_argument("--dst_prefix", required=True, help="writes <prefix>_T, <prefix>_MI, <prefix>_TMI")
+    parser.add_argument("--exp_dir", type=Path, required=True)
+    parser.add_argument("--asr_template", default="T")
+    parser.add_argument("--variants", nargs="+", default=["T", "MI", "TMI"], choices=["T", "MI", "TMI"],
+                        help="which data dirs to write (T alone needs no LLM)")
+    parser.add_argument("--k", type=int, default=2, help="templates per utterance in MI")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max_new_tokens", type=int, default=128)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return parser
+
+
+def main(cmd=None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = get_parser().parse_args(cmd)
+    templates = read_templates(args.templates)
+    by_id = {t.id: t for t in templates}
+    if args.asr_template not in by_id:
+        raise SystemExit(f"{args.templates}: no template with id {args.asr_template!r} (--asr_template)")
+    pool = [t for t in templates if t.split == "train" and t.id != args.asr_template]
+    names = read_language_names(args.languages)
+
+    text, utt2lang = read_kv(args.src / "text"), read_kv(args.src / "utt2lang")
+    wav, utt2spk = read_kv(args.src / "wav.scp"), read_kv(args.src / "utt2spk")
+    unknown = sorted({lang for lang in utt2lang.values() if lang not in names})
+    if unknown:
+        raise DataDirError(f"{args.src}/utt2lang: languages {unknown} are not in {args.languages}")
+
+    settings = {k: str(v) for k, v in vars(args).items() if k not in ("batch_size", "device", "variants")}
+    args.exp_dir.mkdir(parents=True, exist_ok=True)
+    settings_file = args.exp_dir / "settings.json"
+    if settings_file.exists() and json.loads(settings_file.read_text()) != settings:
+        raise SystemExit(f"{args.exp_dir} holds targets made with other settings; use another --exp_dir or remove it")
+    settings_file.write_text(json.dumps(settings, indent=2) + "\n")
+    shutil.copyfile(args.templates, args.exp_dir / "templates.tsv")
+
+    needs_mi = bool({"MI", "TMI"} & set(args.variants))
+    draws = draw_templates(sorted(text), pool, args.k, args.seed) if needs_mi else {}
+    prompts = {}
+    for uid, chosen in draws.items():
+        for template in chosen:
+            prefix, postfix = template.render(names[utt2lang[uid]])
+            prompts[uid, template.id] = (prefix, postfix, prefix + text[uid] + postfix)
+
+    cache_file = args.exp_dir / "answers.jsonl"
+    answers = read_cache(cache_file)
+    todo = sorted({p for _, _, p in prompts.values()} - set(answers))
+    logging.info(f"{len(prompts)} MI targets, {len(set(p for _, _, p in prompts.values()))} distinct prompts, {len(todo)} to generate")
+    if todo:
+        generator = TextGenerator(args.llm, dtype=args.dtype, device=args.device)
+        for start in range(0, len(todo), args.batch_size * 16):
+            chunk = todo[start : start + args.batch_size * 16]
+            new = dict(zip(chunk, generator.generate(chunk, args.max_new_tokens, args.batch_size)))
+            append_cache(cache_file, new)
+            answers.update(new)
+            logging.info(f"generated {min(start + len(chunk), len(todo))}/{len(todo)}")
+
+    base = {uid: {"wav": wav[uid], "spk": utt2spk[uid], "lang": utt2lang[uid]} for uid in text}
+    asr = by_id[args.asr_template]
+    t_utts = {}
+    for uid in text:
+        prefix, postfix = asr.render(names[utt2lang[uid]])
+        t_utts[uid] = dict(base[uid], text=text[uid], prefix=prefix, postfix=postfix)
+    mi_utts, empty = {}, 0
+    for (uid, tid), (prefix, postfix, prompt) in prompts.items():
+        answer = answers[prompt].strip()
+        if not answer:
+            empty += 1
+            continue
+        mi_utts[f"{uid}-{tid}"] = dict(base[uid], text=answer, prefix=prefix, postfix=postfix)
+    if empty:
+        logging.warning(f"{empty} MI targets skipped: the LLM's answer was empty")
+
+    origin = {uid: uid for uid in t_utts} | {new: new.rsplit("-", 1)[0] for new in mi_utts}
+    for name, utts in (("T", t_utts), ("MI", mi_utts), ("TMI", {**t_utts, **mi_utts})):
+        if name not in args.variants:
+            continue
+        dst = Path(f"{args.dst_prefix}_{name}")
+        n = write_variant(dst, args.src, utts, {u: origin[u] for u in utts})
+        logging.info(f"{dst}: {n} utterances")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,538 @@
+"""Inference with a trained BLOOMZMMS model, in the spirit of ESPnet's ``Speech2Text``.
+
+    >>> from espnet2_bloomzmms.inference import BloomzMMS
+    >>> bloomzmms = BloomzMMS.from_pretrained("exp/bloomzmms_train")   # or a packed .zip
+    >>> bloomzmms(wave)                                                 # 16 kHz mono
+    'The weather is nice today.'
+    >>> bloomzmms.batch([w1, w2], prefixes="Translate into French: ")
+    >>> bloomzmms(wave, allowed_answers=["English", "German"])          # classification
+    >>> bloomzmms.ctc_greedy([w1, w2])                                  # the CTC head
+
+Generation: the speech is encoded (``model.encode``), the instruction around it is
+embedded with the LLM's own token embeddings, and each utterance's
+``[prefix ; speech ; postfix]`` is packed with LEFT padding (``pack_segments``), so
+every prompt ends at the last position and the LLM continues all of them in step;
+BLOOM's ALiBi biases come from the attention mask, so an utterance decodes the same
+alone as in a padded batch. The frozen LLM then runs ``generate`` with a KV cache.
+
+Everything here is a thin layer over the model built by :class:`BloomzMMSTask`; ESPnet's
+``ASRTask``/``Speech2Text`` are not used (they would build ESPnet's ASR model).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import re
+import shutil
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import yaml
+from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+
+from espnet2_bloomzmms.layers.packing import pack_segments
+from espnet2_bloomzmms.preprocessor import BloomzMMSPreprocessor
+from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
+
+__all__ = ["BloomzMMS", "Encoded", "find_model_file", "llm_context_length", "unpack_model"]
+
+SAMPLE_RATE = 16000
+Speech = Union[np.ndarray, torch.Tensor]
+Instructions = Union[None, str, Sequence[Optional[str]]]
+
+# transformers warns on every call that the n-gram ban only sees the generated tokens
+# when the prompt is given as embeddings; that is the documented behaviour here.
+_PENALTY_WARNINGS = r"Passing `no_repeat_ngram_size` with `inputs_embeds`"
+
+# Models whose positions are ALiBi biases: no learned position table, no hard limit.
+_NO_CONTEXT_LIMIT_MODEL_TYPES = frozenset({"bloom"})
+
+
+class Encoded(NamedTuple):
+    """Speech embeddings in the LLM's width: (B, T, H) and the valid lengths (B,)."""
+
+    hs: torch.Tensor
+    lengths: torch.Tensor
+
+
+# ---------------------------------------------------------------- model files / packing
+
+
+def find_model_file(exp_dir: Union[str, Path]) -> Path:
+    """The parameter file of an experiment directory that inference should use.
+
+    The rule, first match wins (ESPnet's trainer writes all of these):
+
+    1. an averaged model ``valid.<criterion>.ave*.pth`` (``valid.acc.ave.pth``,
+       ``valid.acc.ave_10best.pth``);
+    2. a best model ``*best.pth`` (``valid.loss.best.pth``);
+    3. the latest epoch, ``<N>epoch.pth`` with the largest N.
+
+    Among several matches of one step, files of the first ``best_model_criterion`` in
+    the directory's ``config.yaml`` come first, then by name (so ``valid.acc.ave.pth``,
+    the link ESPnet points at the latest average, beats ``valid.acc.ave_10best.pth``).
+    ``checkpoint.pth`` (optimizer state for resuming training) is never used.
+    """
+    exp_dir = Path(exp_dir)
+    criterion = _first_criterion(exp_dir / "config.yaml")
+
+    def ordered(paths):
+        paths = [p for p in paths if p.is_file()]
+        preferred = f"valid.{criterion}." if criterion else None
+        return sorted(paths, key=lambda p: (not (preferred and p.name.startswith(preferred)), p.name))
+
+    for pattern in ("valid.*.ave*.pth", "*best.pth"):
+        found = ordered(exp_dir.glob(pattern))
+        if found:
+            return found[0]
+    epochs = [p for p in exp_dir.glob("*epoch.pth") if re.fullmatch(r"\d+epoch\.pth", p.name)]
+    if epochs:
+        return max(epochs, key=lambda p: int(p.name[: -len("epoch.pth")]))
+    have = sorted(p.name for p in exp_dir.glob("*.pth"))
+    raise FileNotFoundError(
+        f"{exp_dir}: no model file to decode with (looked for valid.*.ave*.pth, *best.pth, "
+        f"<N>epoch.pth; found {have or 'no .pth files'})"
+    )
+
+
+def _first_criterion(config_file: Path) -> Optional[str]:
+    try:
+        config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        return str(config["best_model_criterion"][0][1])
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
+
+
+def unpack_model(zip_path: Union[str, Path], cache_dir: Union[str, Path, None] = None) -> Tuple[Path, Path]:
+    """Extract a packed model; returns ``(config_file, model_file)``.
+
+    The hook for the model packer: a zip holding one ``config.yaml`` and one ``.pth``
+    (at any depth). It is extracted once into ``cache_dir`` (default:
+    ``<zip without .zip>.unpacked`` next to the zip) and reused while the zip is
+    unchanged (same size and modification time). Extraction goes to a temporary
+    directory that is renamed into place, so an interrupted unpack is never reused.
+    """
+    zip_path = Path(zip_path)
+    if not zip_path.is_file():
+        raise FileNotFoundError(f"no packed model {zip_path}")
+    target = Path(cache_dir) if cache_dir is not None else zip_path.with_name(zip_path.stem + ".unpacked")
+    stat = zip_path.stat()
+    stamp = f"{zip_path.resolve()} {stat.st_size} {stat.st_mtime_ns}\n"
+
+    with zipfile.ZipFile(zip_path) as zf:
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+        configs = [n for n in names if Path(n).name == "config.yaml"]
+        models = [n for n in names if n.endswith(".pth")]
+        if len(configs) != 1 or len(models) != 1:
+            raise ValueError(
+                f"{zip_path}: a packed model must hold exactly one config.yaml and one .pth file; "
+                f"found config.yaml: {configs or 'none'}, .pth: {models or 'none'}"
+            )
+        marker = target / ".unpacked_from"
+        if not (marker.is_file() and marker.read_text(encoding="utf-8") == stamp):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp", dir=target.parent))
+            try:
+                root = tmp.resolve()
+                for name in names:
+                    dest = (tmp / name).resolve()
+                    if root not in dest.parents:
+                        raise ValueError(f"{zip_path}: member {name!r} would be written outside {target}")
+                zf.extractall(tmp, members=names)
+                (tmp / ".unpacked_from").write_text(stamp, encoding="utf-8")
+                if target.exists():
+                    shutil.rmtree(target)
+                os.replace(tmp, target)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp)
+            logging.info("unpacked %s into %s", zip_path, target)
+    return target / configs[0], target / models[0]
+
+
+def llm_context_length(llm, tokenizer) -> Optional[int]:
+    """The most positions the LLM can attend over, or None where there is no hard limit.
+
+    From the config's position table (``max_position_embeddings``, GPT-2's
+    ``n_positions``), else the tokenizer's ``model_max_length`` where it is a real
+    number (transformers puts 1e30 there for "unknown"). ALiBi models (BLOOM) have no
+    position table and extrapolate: None.
+    """
+    config = llm.config
+    if getattr(config, "model_type", None) in _NO_CONTEXT_LIMIT_MODEL_TYPES:
+        return None
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    if isinstance(value, int) and 0 < value < 1_000_000:
+        return value
+    return None
+
+
+def _load_state_dict(model: torch.nn.Module, model_file: Union[str, Path], device: str) -> None:
+    """Load trained parameters strictly: a checkpoint that does not fit the config fails.
+
+    (ESPnet's ``build_model_from_file`` loads with ``strict=False``, which would silently
+    decode with randomly initialised layers after a config/checkpoint mix-up.) Frozen
+    pretrained weights are not in checkpoints; their modules accept their absence.
+    """
+    state = torch.load(model_file, map_location=device, weights_only=False)
+    if isinstance(state, dict) and "module" in state and isinstance(state["module"], dict):
+        state = state["module"]  # DeepSpeed
+    if isinstance(state, dict) and "model" in state and "optimizers" in state:
+        raise ValueError(
+            f"{model_file} is a training checkpoint (checkpoint.pth), not a model file: "
+            "use valid.*.best.pth, valid.*.ave*.pth or <N>epoch.pth"
+        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise RuntimeError(f"{model_file} does not fit the model its config builds: {e}") from e
+
+
+def cast_llm(model: torch.nn.Module, dtype: Union[str, torch.dtype]) -> None:
+    """Cast the model's LLM (with its LoRA adapters) to ``dtype``."""
+    if isinstance(dtype, str):
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be float32, bfloat16 or float16, not {dtype!r}")
+        dtype = getattr(torch, dtype)
+    llm = model.decoder.llm
+    if getattr(llm, "is_loaded_in_8bit", False) or getattr(llm, "is_loaded_in_4bit", False) or getattr(
+        getattr(llm, "config", None), "quantization_config", None
+    ):
+        raise ValueError("the LLM is quantized (decoder_conf.quantization): its dtype cannot be changed")
+    llm.to(dtype=dtype)
+
+
+# ------------------------------------------------------------------------- inference
+
+
+class BloomzMMS:
+    """Speech (+ instruction) -> text with a trained BLOOMZMMS model.
+
+    Args:
+        config_file: the training ``config.yaml``.
+        model_file: trained parameters (``valid.acc.ave.pth``, ...); None decodes with
+            the pretrained MMS/LLM and freshly initialised new layers (tests, debugging).
+        device: ``cpu``, ``cuda``, ``cuda:N``.
+        dtype: cast the LLM (``float32``, ``bfloat16``, ``float16`` or a torch dtype)
+            after loading; None keeps the config's ``decoder_conf.dtype``. The speech
+            layers stay float32 (they are small, and the MMS frontend returns float32
+            features). For a big LLM prefer ``decoder_conf.dtype`` in the config: that
+            loads it in that dtype directly instead of casting a float32 copy.
+        max_new_tokens, num_beams, length_penalty, repetition_penalty,
+        no_repeat_ngram_size: generation settings (greedy/beam search, never sampling).
+            With the prompt given as embeddings, the repetition penalty and the n-gram
+            ban only see the generated tokens, not the instruction.
+        default_prefix, default_postfix: the instruction used when a call gives none;
+            by default the training config's ``preprocessor_conf`` values (else the
+            preprocessor's own defaults).
+        max_seconds: refuse longer audio (ValueError); None for no limit. Long audio is
+            not chunked.
+    """
+
+    def __init__(
+        self,
+        config_file: Union[str, Path],
+        model_file: Union[str, Path, None] = None,
+        device: str = "cpu",
+        dtype: Union[str, torch.dtype, None] = None,
+        max_new_tokens: int = 192,
+        num_beams: int = 1,
+        length_penalty: float = 1.0,
+        repetition_penalty: float = 1.0,
+        no_repeat_ngram_size: int = 0,
+        default_prefix: Optional[str] = None,
+        default_postfix: Optional[str] = None,
+        max_seconds: Optional[float] = None,
+    ):
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if num_beams < 1:
+            raise ValueError(f"num_beams must be >= 1, got {num_beams}")
+        if max_seconds is not None and max_seconds <= 0:
+            raise ValueError(f"max_seconds must be positive or None, got {max_seconds}")
+        model, args = BloomzMMSTask.build_model_from_file(str(config_file), None, device)
+        if model_file is not None:
+            _load_state_dict(model, model_file, device)
+        else:
+            logging.warning("no model file given: decoding with untrained speech layers")
+        if dtype is not None:
+            cast_llm(model, dtype)
+        model.eval()
+        self.model = model
+        self.args = args
+        self.device = device
+        self.tokenizer = model.decoder.tokenizer
+        self.llm = model.decoder.llm
+        self.max_new_tokens = max_new_tokens
+        self.num_beams = num_beams
+        self.length_penalty = length_penalty
+        self.repetition_penalty = repetition_penalty
+        self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.max_seconds = max_seconds
+        conf = dict(getattr(args, "preprocessor_conf", None) or {})
+        defaults = {k: p.default for k, p in inspect.signature(BloomzMMSPreprocessor).parameters.items()}
+        self.default_prefix = default_prefix if default_prefix is not None else conf.get("default_prefix", defaults["default_prefix"])
+        self.default_postfix = (
+            default_postfix if default_postfix is not None else conf.get("default_postfix", defaults["default_postfix"])
+        )
+        #: positions the LLM can attend over (None: no hard limit, e.g. BLOOM's ALiBi)
+        self.context_length = llm_context_length(self.llm, self.tokenizer)
+        self.eos_token_id = model.decoder.eos_token_id
+        pad = self.tokenizer.pad_token_id
+        self.pad_token_id = pad if pad is not None else self.eos_token_id
+
+    @classmethod
+    def from_pretrained(cls, path: Union[str, Path], **kwargs) -> "BloomzMMS":
+        """From an experiment directory (``config.yaml`` + the model file chosen by
+        :func:`find_model_file`) or a packed ``.zip`` (see :func:`unpack_model`)."""
+        path = Path(path)
+        if path.is_file() and path.suffix == ".zip":
+            config_file, model_file = unpack_model(path)
+        elif path.is_dir():
+            config_file = path / "config.yaml"
+            if not config_file.is_file():
+                raise FileNotFoundError(f"{path}: no config.yaml (not an experiment directory)")
+            model_file = find_model_file(path)
+        else:
+            raise FileNotFoundError(f"{path}: neither an experiment directory nor a packed .zip model")
+        logging.info("decoding with %s and %s", config_file, model_file)
+        return cls(config_file, model_file, **kwargs)
+
+    # ---------------------------------------------------------------- public calls
+    def __call__(
+        self,
+        speech: Speech,
+        prefix: Optional[str] = None,
+        postfix: Optional[str] = None,
+        allowed_answers: Optional[Sequence[str]] = None,
+    ) -> str:
+        """Text for one 16 kHz mono waveform."""
+        return self.batch([speech], prefix, postfix, allowed_answers=allowed_answers)[0]
+
+    def batch(
+        self,
+        speeches: Sequence[Speech],
+        prefixes: Instructions = None,
+        postfixes: Instructions = None,
+        allowed_answers: Optional[Sequence[str]] = None,
+    ) -> List[str]:
+        """Texts for waveforms of any lengths; an instruction for all (a string) or one
+        per utterance (a list; None entries take the default).
+
+        With ``allowed_answers`` nothing is generated: each utterance gets the answer
+        the LLM finds most likely (:meth:`answer_scores`), e.g. for classification.
+        """
+        return self.generate(self.encode(speeches), prefixes, postfixes, allowed_answers)
+
+    def ctc_greedy(self, speeches: Sequence[Speech]) -> List[str]:
+        """Greedy (best path) texts of the LLM-tied CTC head."""
+        return self.ctc_texts(self.encode(speeches))
+
+    # ---------------------------------------------------------------- steps
+    def check_speech(self, speech: Speech, name: str = "utterance") -> torch.Tensor:
+        """A 1-D float tensor of the waveform, or a ValueError saying what is wrong."""
+        x = torch.as_tensor(np.asarray(speech) if not isinstance(speech, torch.Tensor) else speech)
+        if x.ndim == 2 and 1 in x.shape:
+            x = x.reshape(-1)
+        if x.ndim != 1:
+            raise ValueError(f"{name}: speech must be a mono waveform (1-D), got shape {tuple(x.shape)}")
+        if x.numel() == 0:
+            raise ValueError(f"{name}: speech is empty (0 samples)")
+        if not torch.is_floating_point(x):
+            raise ValueError(f"{name}: speech must be float samples, got {x.dtype}")
+        if self.max_seconds is not None and x.numel() > self.max_seconds * SAMPLE_RATE:
+            raise ValueError(
+                f"{name}: speech is {x.numel() / SAMPLE_RATE:.1f} s long, more than max_seconds="
+                f"{self.max_seconds:g} (long audio is not chunked yet; split it first)"
+            )
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{name}: speech contains NaN or infinite samples")
+        return x
+
+    @torch.no_grad()
+    def encode(self, speeches: Sequence[Speech]) -> Encoded:
+        """Speech embeddings in the LLM's width for a batch of waveforms."""
+        if isinstance(speeches, (np.ndarray, torch.Tensor)) and np.ndim(speeches) == 1:
+            raise TypeError("pass a list of waveforms (or call the object for one waveform)")
+        waves = [self.check_speech(s, f"utterance {i}") for i, s in enumerate(speeches)]
+        if not waves:
+            raise ValueError("no speech given")
+        dtype = next(self.model.frontend.parameters()).dtype
+        lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
+        batch = torch.zeros(len(waves), int(lengths.max()), dtype=dtype)
+        for i, w in enumerate(waves):
+            batch[i, : len(w)] = w.to(dtype)
+        hs, hs_lengths, _, _ = self.model.encode(batch.to(self.device), lengths.to(self.device))
+        too_short = [i for i, n in enumerate(hs_lengths.tolist()) if n <= 0]
+        if too_short:
+            raise ValueError(
+                f"utterance(s) {too_short}: too short to give any speech embedding "
+                f"({[len(waves[i]) for i in too_short]} samples)"
+            )
+        return Encoded(hs, hs_lengths)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        encoded: Encoded,
+        prefixes: Instructions = None,
+        postfixes: Instructions = None,
+        allowed_answers: Optional[Sequence[str]] = None,
+    ) -> List[str]:
+        """Texts for encoded speech (see :meth:`batch`)."""
+        if allowed_answers is not None:
+            scores = self.answer_scores(encoded, allowed_answers, prefixes, postfixes)
+            return [allowed_answers[i] for i in scores.argmax(1).tolist()]
+        out = self.generate_ids(encoded, prefixes, postfixes)
+        return [self.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in out]
+
+    @torch.no_grad()
+    def generate_ids(
+        self, encoded: Encoded, prefixes: Instructions = None, postfixes: Instructions = None
+    ) -> List[List[int]]:
+        """The generated token ids per utterance, up to and including EOS if generated."""
+        inputs, mask = self.prompt(encoded, prefixes, postfixes, extra=self.max_new_tokens)
+        # transformers' own repetition penalty skips as many leading ids as a row has
+        # left padding, assuming the ids include the prompt; with embeddings they are only
+        # the generated tokens, so a padded row would be penalised differently than alone.
+        processors = LogitsProcessorList()
+        if self.repetition_penalty != 1.0:
+            processors.append(RepetitionPenaltyLogitsProcessor(float(self.repetition_penalty)))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_PENALTY_WARNINGS)
+            out = self.llm.generate(
+                inputs_embeds=inputs,
+                attention_mask=mask.long(),
+                max_new_tokens=self.max_new_tokens,
+                num_beams=self.num_beams,
+                length_penalty=self.length_penalty,
+                logits_processor=processors,
+                no_repeat_ngram_size=self.no_repeat_ngram_size,
+                do_sample=False,
+                eos_token_id=self.eos_token_id,
+                pad_token_id=self.pad_token_id,
+                use_cache=True,
+            )
+        # With embeddings only (no input_ids) the output holds just the new tokens;
+        # finished sequences are padded after their EOS.
+        ids = []
+        for seq in out.tolist():
+            if self.eos_token_id in seq:
+                seq = seq[: seq.index(self.eos_token_id) + 1]
+            ids.append(seq)
+        return ids
+
+    @torch.no_grad()
+    def ctc_texts(self, encoded: Encoded) -> List[str]:
+        ids = self.model.ctc.greedy_ids(encoded.hs, encoded.lengths)
+        return [self.tokenizer.decode(seq, skip_special_tokens=True).strip() for seq in ids]
+
+    @torch.no_grad()
+    def answer_scores(
+        self,
+        encoded: Union[Encoded, Sequence[Speech]],
+        answers: Sequence[str],
+        prefixes: Instructions = None,
+        postfixes: Instructions = None,
+    ) -> torch.Tensor:
+        """Log-likelihoods (B, K) of each answer given each utterance's prompt.
+
+        The score of an answer is ``sum log p(token)`` over its tokens and the
+        end-of-sequence token (training appends EOS to every target), so an answer
+        that is only the start of a likelier one does not win. For each utterance the
+        K candidates run as one batch, right-padded.
+        """
+        if not isinstance(encoded, Encoded):
+            encoded = self.encode(encoded)
+        answers = list(answers)
+        if not answers or not all(isinstance(a, str) for a in answers):
+            raise ValueError(f"allowed_answers must be a non-empty list of strings, got {answers!r}")
+        cand = [self._tokenize(a) + [self.eos_token_id] for a in answers]
+        cand_ids, cand_lens = self._pad_ids(cand)
+        longest = int(cand_lens.max())
+        pre_ids, pre_lens, post_ids, post_lens = self._instructions(len(encoded.hs), prefixes, postfixes)
+        self._check_context(encoded, pre_lens, post_lens, extra=longest)
+        emb = self.model.decoder.embed
+        cand_emb = emb(cand_ids)
+        k = len(answers)
+        scores = []
+        for i in range(len(encoded.hs)):
+            n = int(encoded.lengths[i])
+            prompt = torch.cat(
+                [emb(pre_ids[i, : pre_lens[i]]), encoded.hs[i, :n].to(cand_emb.dtype), emb(post_ids[i, : post_lens[i]])]
+            )
+            p = prompt.size(0)
+            rows, mask = pack_segments(
+                [prompt.expand(k, -1, -1), cand_emb], [torch.full((k,), p, device=cand_lens.device), cand_lens]
+            )
+            hidden = self.model.decoder(rows, mask.long())
+            # position p - 1 + j predicts candidate token j
+            pred = hidden[:, p - 1 : p - 1 + longest]
+            valid = torch.arange(longest, device=cand_lens.device)[None, :] < cand_lens[:, None]
+            logp = torch.log_softmax(self.model.decoder.logits(pred[valid]), dim=-1)
+            token_logp = logp.gather(1, cand_ids[valid][:, None])[:, 0]
+            scores.append(torch.zeros(k, device=token_logp.device).index_add_(
+                0, torch.arange(k, device=valid.device)[:, None].expand_as(valid)[valid], token_logp
+            ))
+        return torch.stack(scores)
+
+    # ---------------------------------------------------------------- prompts
+    def prompt(
+        self, encoded: Encoded, prefixes: Instructions = None, postfixes: Instructions = None, extra: int = 0
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``[E(prefix) ; speech ; E(postfix)]`` per utterance, LEFT-padded: (B, T, H) and
+        the (B, T) mask of real positions. ``extra`` positions must fit after it."""
+        pre_ids, pre_lens, post_ids, post_lens = self._instructions(len(encoded.hs), prefixes, postfixes)
+        self._check_context(encoded, pre_lens, post_lens, extra)
+        emb = self.model.decoder.embed
+        pre, post = emb(pre_ids), emb(post_ids)
+        return pack_segments(
+            [pre, encoded.hs.to(pre.dtype), post], [pre_lens, encoded.lengths, post_lens], left_pad=True
+        )
+
+    def _check_context(self, encoded: Encoded, pre_lens, post_lens, extra: int) -> None:
+        if self.context_length is None:
+            return
+        total = pre_lens.cpu() + encoded.lengths.cpu() + post_lens.cpu()
+        for i, n in enumerate(total.tolist()):
+            if n + extra > self.context_length:
+                raise ValueError(
+                    f"utterance {i}: the prompt takes {n} positions (instruction "
+                    f"{int(pre_lens[i]) + int(post_lens[i])} tokens + {int(encoded.lengths[i])} speech "
+                    f"frames) and up to {extra} more are generated/scored, beyond the LLM's context "
+                    f"of {self.context_length}; use shorter audio or instructions, or fewer max_new_tokens"
+                )
+
+    def _tokenize(self, text: str) -> List[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _pad_ids(self, seqs: List[List[int]]) -> Tuple[torch.Tensor, torch.Tensor]:
+        lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+        ids = torch.full((len(seqs), int(lengths.max()) if seqs else 0), -1, dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        return ids.to(self.device), lengths.to(self.device)
+
+    def _resolve(self, value: Instructions, default: str, n: int, what: str) -> List[str]:
+        if value is None or isinstance(value, str):
+            return [default if value is None else value] * n
+        value = list(value)
+        if len(value) != n:
+            raise ValueError(f"{len(value)} {what}es for {n} utterances: give one {what} or one per utterance")
+        return [default if v is None else v for v in value]
+
+    def _instructions(self, n: int, prefixes: Instructions, postfixes: Instructions):
+        pre = self._resolve(prefixes, self.default_prefix, n, "prefix")
+        post = self._resolve(postfixes, self.default_postfix, n, "postfix")
+        return (*self._pad_ids([self._tokenize(t) for t in pre]), *self._pad_ids([self._tokenize(t) for t in post]))

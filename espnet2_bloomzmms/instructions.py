@@ -1,0 +1,68 @@
+"""Instruction templates for multi-instructional training.
+
+A template pool is a TSV file, one template per line::
+
+    id <TAB> task <TAB> split <TAB> prefix <TAB> postfix
+
+``prefix``/``postfix`` go around the utterance (its speech, or its transcript when the
+text LLM answers); ``{lang}`` in them is replaced by the utterance's language name, and
+``\\n`` stands for a newline. ``split`` is ``train`` for templates used in training and
+anything else (``heldout``) for templates kept for zero-shot tests.
+"""
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+_ESCAPES = {"\\n": "\n", "\\t": "\t"}
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str
+    task: str
+    split: str
+    prefix: str
+    postfix: str
+
+    def render(self, lang_name: str) -> Tuple[str, str]:
+        """(prefix, postfix) for an utterance in the language called ``lang_name``."""
+        return self.prefix.replace("{lang}", lang_name), self.postfix.replace("{lang}", lang_name)
+
+
+def _unescape(field: str) -> str:
+    for escaped, char in _ESCAPES.items():
+        field = field.replace(escaped, char)
+    return field
+
+
+def read_templates(path) -> List[Template]:
+    templates = []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").split("\n"), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 5:
+            raise ValueError(f"{path}:{lineno}: expected 5 tab-separated fields (id, task, split, prefix, postfix), got {len(fields)}")
+        templates.append(Template(*fields[:3], _unescape(fields[3]), _unescape(fields[4])))
+    ids = [t.id for t in templates]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"{path}: duplicate template ids {duplicates}")
+    return templates
+
+
+def read_language_names(path) -> Dict[str, str]:
+    """code -> English name, from a TSV whose first two columns are those."""
+    rows = [line.split("\t") for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {row[0]: row[1] for row in rows}
+
+
+def draw_templates(uttids: Sequence[str], pool: Sequence[Template], k: int, seed: int) -> Dict[str, List[Template]]:
+    """``k`` distinct templates per utterance, reproducibly: each utterance has its own
+    generator seeded by (seed, utterance id), so adding or removing utterances does not
+    change the draws of the others."""
+    if k > len(pool):
+        raise ValueError(f"cannot draw {k} distinct templates from a pool of {len(pool)}")
+    return {uid: random.Random(f"{seed}:{uid}").sample(list(pool), k) for uid in uttids}

@@ -1,0 +1,86 @@
+"""T / MI / TMI data dirs from a real data dir and the tiny LLM."""
+
+import json
+import shutil
+
+import pytest
+
+from espnet2_bloomzmms.bin import make_instruction_targets
+from espnet2_bloomzmms.data.datadir import read_kv, validate_data_dir
+from espnet2_bloomzmms.text_generation import TextGenerator
+
+POOL = (
+    "T\trepeat\ttrain\tRepeat the sentence: \t. \n"
+    "rep1\trepeat\ttrain\tA text in {lang}: \t\\nThe same text:\n"
+    "lang1\tlanguage\ttrain\t\t\\nWhich language is this?\n"
+    "first1\tfirst_word\ttrain\tSentence: \t\\nIts first word:\n"
+    "held\trepeat\theldout\tSay it: \t\n"
+)
+
+
+@pytest.fixture
+def setup(espeak_data_dir, tiny_llm_dir, tmp_path):
+    (tmp_path / "pool.tsv").write_text(POOL, encoding="utf-8")
+    (tmp_path / "languages.tsv").write_text("en\tEnglish\ten\nde\tGerman\tde\n", encoding="utf-8")
+    src = tmp_path / "train"
+    shutil.copytree(espeak_data_dir, src)
+    (src / "utt2num_samples").write_text("".join(f"{u} 1000\n" for u in read_kv(src / "wav.scp")))
+
+    def run(exp="exp", **kw):
+        cmd = ["--src", str(src), "--llm", str(tiny_llm_dir), "--templates", str(tmp_path / "pool.tsv"),
+               "--languages", str(tmp_path / "languages.tsv"), "--dst_prefix", str(tmp_path / exp / "train"),
+               "--exp_dir", str(tmp_path / exp / "targets"), "--k", "2", "--max_new_tokens", "8"]
+        for key, value in kw.items():
+            cmd += [f"--{key}", *value] if isinstance(value, list) else [f"--{key}", str(value)]
+        make_instruction_targets.main(cmd)
+        return tmp_path / exp
+
+    return src, run, tiny_llm_dir
+
+
+def test_variants(setup):
+    src, run, llm = setup
+    out = run()
+    text, utt2lang = read_kv(src / "text"), read_kv(src / "utt2lang")
+    t_dir, mi_dir, tmi_dir = (out / f"train_{v}" for v in ("T", "MI", "TMI"))
+    assert read_kv(t_dir / "text") == text
+    assert set(read_kv(t_dir / "prefix").values()) == {"Repeat the sentence: "}
+    mi_text, mi_prefix, mi_postfix = (read_kv(mi_dir / f) for f in ("text", "prefix", "postfix"))
+    expected_answers = TextGenerator(str(llm)).generate(
+        [mi_prefix[u] + text[u.rsplit("-", 1)[0]] + mi_postfix[u] for u in mi_text], 8)
+    assert list(mi_text.values()) == [a.strip() for a in expected_answers]
+    for uid in mi_text:
+        orig, tid = uid.rsplit("-", 1)
+        assert tid in {"rep1", "lang1", "first1"}  # never the ASR template, never held out
+        if tid == "rep1":
+            assert mi_prefix[uid] == {"en": "A text in English: ", "de": "A text in German: "}[utt2lang[orig]]
+    assert len(mi_text) <= 2 * len(text)
+    assert set(read_kv(tmi_dir / "text")) == set(text) | set(mi_text)
+    assert read_kv(mi_dir / "utt2num_samples") == {u: "1000" for u in mi_text}
+    for d in (t_dir, mi_dir, tmi_dir):
+        validate_data_dir(d, check_audio=False)
+    assert (out / "targets" / "templates.tsv").read_text() == (src.parent / "pool.tsv").read_text()
+    assert json.loads((out / "targets" / "settings.json").read_text())["seed"] == "0"
+
+
+def test_rerun_uses_the_cache_and_regeneration_is_identical(setup, monkeypatch):
+    src, run, _ = setup
+    first = read_kv(run() / "train_MI" / "text")
+    again = read_kv(run(exp="again") / "train_MI" / "text")
+    assert again == first  # a new exp dir regenerates bit for bit
+
+    class NoGeneration:
+        def __init__(self, *a, **k):
+            raise AssertionError("answers should come from the cache")
+
+    monkeypatch.setattr(make_instruction_targets, "TextGenerator", NoGeneration)
+    assert read_kv(run() / "train_MI" / "text") == first
+    with pytest.raises(SystemExit, match="other settings"):
+        run(seed=1)
+
+
+def test_unknown_language_is_named(setup, tmp_path):
+    src, run, _ = setup
+    (tmp_path / "languages.tsv").write_text("en\tEnglish\ten\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"utt2lang: languages \['de'\]"):
+        run()

@@ -1,0 +1,128 @@
+"""The recipe's LLM-teaching stage: answers, data parsing, and a few-step run end to end."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from espnet2_bloomzmms.tiny_checkpoints import write_tiny_bloom
+
+RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "mini_multilingual" / "bloomzmms1"
+DATA = RECIPE / "local" / "data"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("teach_llm", RECIPE / "local" / "teach_llm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tl = _load_script()
+
+
+@pytest.mark.parametrize(
+    "sentence, lang, expected",
+    [
+        (
+            "¿Dónde está la estación de tren?", "Spanish",
+            {"first_word": "Dónde", "last_word": "tren", "count_words": "six",
+             "uppercase": "¿DÓNDE ESTÁ LA ESTACIÓN DE TREN?"},
+        ),
+        (
+            "होली पर बच्चे रंगों से खेलते हैं.", "Hindi",
+            {"first_word": "होली", "last_word": "हैं", "count_words": "seven",
+             "uppercase": "होली पर बच्चे रंगों से खेलते हैं."},
+        ),
+        (
+            "На Новый год мы наряжаем ёлку.", "Russian",
+            {"first_word": "На", "last_word": "ёлку", "count_words": "six",
+             "uppercase": "НА НОВЫЙ ГОД МЫ НАРЯЖАЕМ ЁЛКУ."},
+        ),
+        (
+            "Peux-tu fermer la fenêtre, s'il te plaît?", "French",
+            {"first_word": "Peux-tu", "last_word": "plaît", "count_words": "seven",
+             "uppercase": "PEUX-TU FERMER LA FENÊTRE, S'IL TE PLAÎT?"},
+        ),
+        (
+            "Die Straße ist groß.", "German",
+            {"first_word": "Die", "last_word": "groß", "count_words": "four",
+             "uppercase": "DIE STRASSE IST GROSS."},
+        ),
+        (
+            "The cat is sleeping on the warm chair.", "English",
+            {"first_word": "The", "last_word": "chair", "count_words": "eight",
+             "uppercase": "THE CAT IS SLEEPING ON THE WARM CHAIR."},
+        ),
+    ],
+)
+def test_answer(sentence, lang, expected):
+    assert tl.answer("repeat", sentence, lang) == sentence
+    assert tl.answer("language", sentence, lang) == lang
+    for task, value in expected.items():
+        assert tl.answer(task, sentence, lang) == value, task
+
+
+def test_answer_edge_cases():
+    assert tl.answer("last_word", "Où est la gare ?", "French") == "gare"  # lone "?" is no word
+    assert tl.answer("count_words", "Où est la gare ?", "French") == "five"  # whitespace tokens
+    assert tl.answer("first_word", "«Bonjour», dit-il.", "French") == "Bonjour"
+    assert [tl.number_word(n) for n in (1, 9, 13, 20, 21, 40)] == [
+        "one", "nine", "thirteen", "twenty", "twenty-one", "forty"]
+    with pytest.raises(ValueError):
+        tl.answer("translate", "Hola.", "Spanish")
+
+
+def test_data_files():
+    langs = tl.load_languages(DATA)
+    assert langs["es"] == "Spanish" and len(langs) == 7
+    templates = {t.id: t for t in tl.load_templates(DATA)}
+    assert templates["T"].prefix == "Repeat the sentence: " and templates["T"].postfix == ". "
+    assert templates["rep1"].fill("German") == ("A text in German: ", "\nThe same text, word for word:")
+    assert {t.task for t in templates.values() if t.split == "heldout"} == set(tl.TASKS)
+    split = tl.split_sentences(tl.load_sentences(DATA, "en"), 20, 20)
+    assert [len(split[k]) for k in ("train", "dev", "test")] == [200, 20, 20]
+
+
+def test_main_few_steps(tmp_path, capsys):
+    llm_dir = write_tiny_bloom(
+        tmp_path / "tiny", tl.tokenizer_texts(DATA), vocab_size=400, hidden_size=32, n_layer=1, n_head=2
+    )
+    out_dir = tmp_path / "taught"
+    result = tl.main([
+        "--llm_dir", str(llm_dir), "--data_dir", str(DATA), "--out_dir", str(out_dir),
+        "--langs", "es", "hi", "ru", "--n_dev", "2", "--steps", "40", "--batch_size", "16",
+        "--lr", "1e-2", "--log_every", "10", "--max_new_tokens", "6", "--max_minutes", "2",
+    ])
+    logged = capsys.readouterr().out
+
+    losses = [float(x) for x in re.findall(r"step +\d+/40 loss ([0-9.]+)", logged)]
+    assert len(losses) == 4 and losses[-1] < losses[0] - 0.5, logged
+
+    model = AutoModelForCausalLM.from_pretrained(out_dir)
+    tokenizer = AutoTokenizer.from_pretrained(out_dir)
+    assert model.config.hidden_size == 32 and tokenizer.eos_token_id == 2
+    text = "¿Dónde está la estación de tren?"
+    assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
+
+    saved = json.loads((out_dir / "eval.json").read_text(encoding="utf-8"))
+    assert saved["tasks"] == result["tasks"]
+    assert set(saved["tasks"]) == set(tl.TASKS)
+    for task, row in saved["tasks"].items():
+        assert {"train", "heldout"} <= set(row), task
+        assert all(0.0 <= cell["accuracy"] <= 1.0 and cell["n"] > 0 for cell in row.values())
+    assert saved["tasks"]["repeat"]["T"]["n"] == 3 * 2
+    config = json.loads((out_dir / "teach_config.json").read_text(encoding="utf-8"))
+    assert config["steps"] == 40 and config["steps_done"] == 40 and config["seed"] == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # temp dirs gone
+
+
+def test_encode_prompt_tokenizes_segments_apart(tiny_llm_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llm_dir)
+    ids = tl.encode_prompt(tokenizer, "Repeat the sentence: ", "Hace buen tiempo hoy.", ". ")
+    parts = [tokenizer(s, add_special_tokens=False)["input_ids"]
+             for s in ("Repeat the sentence: ", "Hace buen tiempo hoy.", ". ")]
+    assert ids == parts[0] + parts[1] + parts[2]

@@ -1,0 +1,330 @@
+"""Inference API: generation, batching, answer scoring, CTC, model files, bad input."""
+
+import copy
+import shutil
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import tiny_model_config
+
+from espnet2_bloomzmms.inference import BloomzMMS, find_model_file, llm_context_length, unpack_model
+from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
+
+LENGTHS = (16000, 9000, 23000, 12500)
+PREFIXES = ["Repeat the sentence: ", "Translate into German: ", "", "Say: "]
+POSTFIXES = [". ", "", " -> ", ". "]
+
+
+def write_sharp_llm(src: Path, dst: Path) -> Path:
+    """The tiny LLM with larger random weights, so its output depends on the speech.
+
+    The tiny checkpoint's 0.02-std weights make every prompt continue the same way
+    (the last instruction token decides), which would make batching tests vacuous.
+    """
+    from transformers import AutoModelForCausalLM
+
+    if not dst.exists():
+        shutil.copytree(src, dst)
+        llm = AutoModelForCausalLM.from_pretrained(dst)
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for p in llm.parameters():
+                if p.ndim == 2:
+                    p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+        llm.save_pretrained(dst)
+    return dst
+
+
+def standardize_speech_embeddings(model) -> None:
+    """Make the untrained adaptor's output vary from frame to frame, as a trained one's does.
+
+    Untrained, every speech embedding is nearly the same vector (whatever the audio), so
+    outputs would not depend on the speech; scaling and shifting the (linear) adaptor per
+    output channel to zero mean and unit variance over some audio fixes that.
+    """
+    rng = np.random.default_rng(1)
+    speech = torch.from_numpy(rng.standard_normal((2, 16000)).astype(np.float32) * 0.1)
+    model.eval()
+    with torch.no_grad():
+        hs, hs_lengths, _, _ = model.encode(speech, torch.tensor([16000, 12000]))
+        frames = torch.cat([h[:n] for h, n in zip(hs, hs_lengths)])
+        mean, std = frames.mean(0), frames.std(0)
+        conv = model.postencoder.conv
+        conv.weight.div_(std[:, None, None])
+        conv.bias.sub_(mean).div_(std)
+
+
+def write_exp(mms_dir: Path, llm_dir: Path, exp: Path, **config_updates) -> Path:
+    """A tiny trained-looking experiment dir: config.yaml + valid.acc.ave.pth."""
+    config = tiny_model_config(mms_dir, llm_dir)
+    config.update(config_updates)
+    exp.mkdir(parents=True, exist_ok=True)
+    (exp / "train.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    args = BloomzMMSTask.get_parser().parse_args(["--config", str(exp / "train.yaml"), "--output_dir", str(exp)])
+    torch.manual_seed(0)
+    model = BloomzMMSTask.build_model(args)
+    standardize_speech_embeddings(model)
+    (exp / "config.yaml").write_text(yaml.safe_dump(vars(args)), encoding="utf-8")
+    torch.save(model.state_dict(), exp / "valid.acc.ave.pth")
+    return exp
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread is faster, and far faster on a busy machine (no OpenMP spinning)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def sharp_llm_dir(tiny_llm_dir, tmp_path_factory):
+    return write_sharp_llm(tiny_llm_dir, tmp_path_factory.mktemp("sharp") / "llm")
+
+
+@pytest.fixture(scope="module")
+def exp_dir(tiny_mms_dir, sharp_llm_dir, tmp_path_factory):
+    return write_exp(
+        tiny_mms_dir, sharp_llm_dir, tmp_path_factory.mktemp("exp") / "exp",
+        preprocessor_conf={"default_prefix": "Transcribe: ", "default_postfix": " -> "},
+    )
+
+
+@pytest.fixture(scope="module")
+def bloomz(exp_dir):
+    return BloomzMMS.from_pretrained(exp_dir, max_new_tokens=8)
+
+
+@pytest.fixture(scope="module")
+def waves():
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal(n).astype(np.float32) * 0.1 for n in LENGTHS]
+
+
+def with_settings(bloomz, **settings):
+    """The same model with other decoding settings."""
+    other = copy.copy(bloomz)
+    for name, value in settings.items():
+        setattr(other, name, value)
+    return other
+
+
+# ----------------------------------------------------------------------- generation
+
+
+def test_batched_greedy_equals_unbatched(bloomz, waves):
+    batched = bloomz.generate_ids(bloomz.encode(waves))
+    alone = [bloomz.generate_ids(bloomz.encode([w]))[0] for w in waves]
+    assert batched == alone
+    assert len({tuple(ids) for ids in batched}) > 1, "outputs should depend on the speech"
+    assert bloomz.batch(waves) == [bloomz(w) for w in waves]
+    # the left-padded prompt scores the next token as the unpadded one does (ALiBi, mask)
+    inputs, mask = bloomz.prompt(bloomz.encode(waves))
+    assert not mask[:, 0].all() and mask[:, -1].all()
+    with torch.no_grad():
+        last = bloomz.llm(inputs_embeds=inputs, attention_mask=mask.long()).logits[:, -1]
+        for i, w in enumerate(waves):
+            one, _ = bloomz.prompt(bloomz.encode([w]))
+            torch.testing.assert_close(last[i], bloomz.llm(inputs_embeds=one).logits[0, -1], atol=1e-4, rtol=1e-4)
+
+
+def test_batched_equals_unbatched_with_per_utterance_instructions(bloomz, waves):
+    enc = bloomz.encode(waves)
+    batched = bloomz.generate_ids(enc, PREFIXES, POSTFIXES)
+    alone = [bloomz.generate_ids(bloomz.encode([w]), p, q)[0] for w, p, q in zip(waves, PREFIXES, POSTFIXES)]
+    assert batched == alone
+    assert batched != bloomz.generate_ids(enc), "the instruction should matter"
+    assert bloomz.batch(waves, PREFIXES, POSTFIXES) == [bloomz(w, p, q) for w, p, q in zip(waves, PREFIXES, POSTFIXES)]
+
+
+def reference_greedy(bloomz, wave, prefix=None, postfix=None):
+    """Greedy decoding without padding or KV cache: rerun the LLM on the whole sequence."""
+    seq = bloomz.prompt(bloomz.encode([wave]), prefix, postfix)[0][0]
+    ids = []
+    with torch.no_grad():
+        for _ in range(bloomz.max_new_tokens):
+            token = int(bloomz.llm(inputs_embeds=seq[None]).logits[0, -1].argmax())
+            ids.append(token)
+            if token == bloomz.eos_token_id:
+                break
+            seq = torch.cat([seq, bloomz.model.decoder.embed(torch.tensor([token]))])
+    return ids
+
+
+def test_kv_cache_generation_equals_recomputation(bloomz, waves):
+    # HF's generate always caches when given inputs_embeds, so the reference is a loop
+    got = bloomz.generate_ids(bloomz.encode(waves), PREFIXES, POSTFIXES)
+    for i in (0, 1, 3):
+        assert got[i] == reference_greedy(bloomz, waves[i], PREFIXES[i], POSTFIXES[i])
+
+
+def test_default_instructions_come_from_the_training_config(bloomz, waves, exp_dir):
+    assert (bloomz.default_prefix, bloomz.default_postfix) == ("Transcribe: ", " -> ")
+    assert bloomz(waves[0]) == bloomz(waves[0], "Transcribe: ", " -> ")
+    other = BloomzMMS(exp_dir / "config.yaml", exp_dir / "valid.acc.ave.pth", default_prefix="Say: ")
+    assert (other.default_prefix, other.default_postfix) == ("Say: ", " -> ")
+
+
+def test_beam_search(bloomz, waves):
+    beam = with_settings(bloomz, num_beams=3, length_penalty=0.8, repetition_penalty=1.2, no_repeat_ngram_size=2)
+    texts = beam.batch(waves)
+    assert len(texts) == 4 and all(isinstance(t, str) for t in texts)
+    assert texts == [beam(w) for w in waves]
+
+
+def test_repetition_penalty_does_not_depend_on_padding(bloomz, waves):
+    # transformers' own processor would skip a padded row's first generated tokens
+    penalised = with_settings(bloomz, repetition_penalty=1.5)
+    batched = penalised.generate_ids(penalised.encode(waves))
+    assert batched == [penalised.generate_ids(penalised.encode([w]))[0] for w in waves]
+    assert batched != bloomz.generate_ids(bloomz.encode(waves))
+
+
+def test_bfloat16(exp_dir, waves):
+    half = BloomzMMS.from_pretrained(exp_dir, dtype="bfloat16", max_new_tokens=3)
+    assert half.model.decoder.llm.dtype == torch.bfloat16
+    assert half.model.encoder.embed.conv[0].weight.dtype == torch.float32
+    texts = half.batch(waves[:2])
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+
+
+def test_lora_wrapped_llm(tiny_mms_dir, sharp_llm_dir, tmp_path, waves):
+    exp = write_exp(tiny_mms_dir, sharp_llm_dir, tmp_path / "exp",
+                    decoder_conf={"model_name_or_path": str(sharp_llm_dir), "lora": {"r": 4, "alpha": 8}})
+    lora = BloomzMMS.from_pretrained(exp, max_new_tokens=4)
+    assert type(lora.llm).__name__.startswith("Peft")
+    assert lora.generate_ids(lora.encode(waves)) == [lora.generate_ids(lora.encode([w]))[0] for w in waves]
+
+
+# ------------------------------------------------------------------ answers and CTC
+
+
+def reference_scores(bloomz, wave, answers, prefix=None, postfix=None):
+    """log p(answer + EOS | prompt), one candidate at a time."""
+    prompt = bloomz.prompt(bloomz.encode([wave]), prefix, postfix)[0][0]
+    scores = []
+    with torch.no_grad():
+        for answer in answers:
+            ids = torch.tensor(bloomz._tokenize(answer) + [bloomz.eos_token_id])
+            seq = torch.cat([prompt, bloomz.model.decoder.embed(ids)])
+            logp = torch.log_softmax(bloomz.llm(inputs_embeds=seq[None]).logits[0].float(), -1)
+            start = len(prompt) - 1
+            scores.append(float(logp[start : start + len(ids)].gather(1, ids[:, None]).sum()))
+    return scores
+
+
+def test_allowed_answers_pick_the_likeliest(bloomz, waves):
+    answers = ["English", "German", "Das Wetter ist heute schön.", "en"]
+    scores = bloomz.answer_scores(waves, answers, PREFIXES, POSTFIXES)
+    assert scores.shape == (4, 4)
+    for i, w in enumerate(waves):
+        ref = reference_scores(bloomz, w, answers, PREFIXES[i], POSTFIXES[i])
+        assert scores[i].tolist() == pytest.approx(ref, abs=1e-3)
+        assert int(scores[i].argmax()) == int(np.argmax(ref))
+    picked = bloomz.batch(waves, PREFIXES, POSTFIXES, allowed_answers=answers)
+    assert picked == [answers[i] for i in scores.argmax(1).tolist()]
+    assert bloomz(waves[2], PREFIXES[2], POSTFIXES[2], allowed_answers=answers) == picked[2]
+
+
+def test_ctc_greedy(bloomz, waves):
+    texts = bloomz.ctc_greedy(waves)
+    assert len(texts) == 4 and all(isinstance(t, str) for t in texts)
+    assert texts == [bloomz.ctc_greedy([w])[0] for w in waves]
+
+
+# ------------------------------------------------------------------------ bad input
+
+
+def test_bad_input_is_refused(bloomz, waves):
+    with pytest.raises(ValueError, match="empty"):
+        bloomz(np.zeros(0, dtype=np.float32))
+    with pytest.raises(ValueError, match="utterance 1: speech is empty"):
+        bloomz.batch([waves[0], np.zeros(0, dtype=np.float32)])
+    with pytest.raises(ValueError, match="mono"):
+        bloomz(np.zeros((2, 8000), dtype=np.float32))
+    with pytest.raises(ValueError, match="max_seconds=1"):
+        with_settings(bloomz, max_seconds=1.0).batch(waves)  # 23000 samples > 1 s
+    with pytest.raises(ValueError, match="2 prefixes for 4 utterances"):
+        bloomz.batch(waves, prefixes=PREFIXES[:2])
+    with pytest.raises(ValueError, match="non-empty list"):
+        bloomz(waves[0], allowed_answers=[])
+    assert bloomz.context_length is None  # BLOOM: ALiBi, no position table
+    limited = with_settings(bloomz, context_length=15)
+    with pytest.raises(ValueError, match="beyond the LLM's context of 15"):
+        limited(waves[0])
+    with pytest.raises(ValueError, match="beyond the LLM's context of 15"):
+        limited(waves[0], allowed_answers=["yes"])
+
+
+def test_context_length_sources():
+    def fake(tokenizer_max=int(1e30), **config):
+        return SimpleNamespace(config=SimpleNamespace(**config)), SimpleNamespace(model_max_length=tokenizer_max)
+
+    assert llm_context_length(*fake(model_type="bloom")) is None
+    assert llm_context_length(*fake(model_type="bloom", tokenizer_max=2048)) is None
+    assert llm_context_length(*fake(model_type="llama", max_position_embeddings=4096)) == 4096
+    assert llm_context_length(*fake(model_type="gpt2", n_positions=1024)) == 1024
+    assert llm_context_length(*fake(model_type="x", tokenizer_max=512)) == 512
+    assert llm_context_length(*fake(model_type="x")) is None
+
+
+# ---------------------------------------------------------------------- model files
+
+
+def test_find_model_file_rule(tmp_path):
+    def names(*files):
+        for f in tmp_path.iterdir():
+            f.unlink()
+        for f in files:
+            (tmp_path / f).touch()
+
+    names("checkpoint.pth", "2epoch.pth", "10epoch.pth", "valid.loss.best.pth", "valid.acc.ave_3best.pth",
+          "valid.acc.ave.pth", "valid.loss.ave.pth")
+    assert find_model_file(tmp_path).name == "valid.acc.ave.pth"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"best_model_criterion": [["valid", "loss", "min"]]}))
+    assert find_model_file(tmp_path).name == "valid.loss.ave.pth"
+    names("checkpoint.pth", "2epoch.pth", "10epoch.pth", "valid.acc.best.pth")
+    assert find_model_file(tmp_path).name == "valid.acc.best.pth"
+    names("checkpoint.pth", "2epoch.pth", "10epoch.pth")
+    assert find_model_file(tmp_path).name == "10epoch.pth"
+    names("checkpoint.pth")
+    with pytest.raises(FileNotFoundError, match="checkpoint.pth"):
+        find_model_file(tmp_path)
+
+
+def test_packed_zip_decodes_like_the_experiment_dir(bloomz, exp_dir, tmp_path, waves):
+    packed = tmp_path / "model.zip"
+    with zipfile.ZipFile(packed, "w") as zf:
+        zf.write(exp_dir / "config.yaml", "exp/asr/config.yaml")
+        zf.write(exp_dir / "valid.acc.ave.pth", "exp/asr/valid.acc.ave.pth")
+    unpacked = BloomzMMS.from_pretrained(packed, max_new_tokens=8)
+    assert unpacked.generate_ids(unpacked.encode(waves)) == bloomz.generate_ids(bloomz.encode(waves))
+    config, model_file = unpack_model(packed)
+    assert config == tmp_path / "model.unpacked/exp/asr/config.yaml" and model_file.name == "valid.acc.ave.pth"
+    stamp = config.stat().st_mtime_ns
+    assert unpack_model(packed)[0].stat().st_mtime_ns == stamp  # reused, not extracted again
+
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.write(exp_dir / "config.yaml", "config.yaml")
+        zf.write(exp_dir / "valid.acc.ave.pth", "a.pth")
+        zf.write(exp_dir / "valid.acc.ave.pth", "b.pth")
+    with pytest.raises(ValueError, match="exactly one config.yaml and one .pth"):
+        unpack_model(bad)
+
+
+def test_checkpoint_must_fit_the_config(exp_dir, tmp_path):
+    state = torch.load(exp_dir / "valid.acc.ave.pth", weights_only=True)
+    state.pop(next(k for k in state if k.startswith("encoder.")))
+    torch.save(state, tmp_path / "partial.pth")
+    with pytest.raises(RuntimeError, match="does not fit the model"):
+        BloomzMMS(exp_dir / "config.yaml", tmp_path / "partial.pth")
+    torch.save({"model": state, "optimizers": []}, tmp_path / "checkpoint.pth")
+    with pytest.raises(ValueError, match="training checkpoint"):
+        BloomzMMS(exp_dir / "config.yaml", tmp_path / "checkpoint.pth")
