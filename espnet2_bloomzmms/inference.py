@@ -23,27 +23,24 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
-import re
-import shutil
-import tempfile
 import warnings
-import zipfile
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import yaml
+from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
 from espnet2_bloomzmms.layers.packing import pack_segments
+from espnet2_bloomzmms.model_archive import find_model_file, unpack_model
 from espnet2_bloomzmms.preprocessor import BloomzMMSPreprocessor
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 
 __all__ = ["BloomzMMS", "Encoded", "find_model_file", "llm_context_length", "unpack_model"]
 
 SAMPLE_RATE = 16000
+MIN_SAMPLES = 400  # the receptive field of a wav2vec2 frame
 Speech = Union[np.ndarray, torch.Tensor]
 Instructions = Union[None, str, Sequence[Optional[str]]]
 
@@ -60,101 +57,6 @@ class Encoded(NamedTuple):
 
     hs: torch.Tensor
     lengths: torch.Tensor
-
-
-# ---------------------------------------------------------------- model files / packing
-
-
-def find_model_file(exp_dir: Union[str, Path]) -> Path:
-    """The parameter file of an experiment directory that inference should use.
-
-    The rule, first match wins (ESPnet's trainer writes all of these):
-
-    1. an averaged model ``valid.<criterion>.ave*.pth`` (``valid.acc.ave.pth``,
-       ``valid.acc.ave_10best.pth``);
-    2. a best model ``*best.pth`` (``valid.loss.best.pth``);
-    3. the latest epoch, ``<N>epoch.pth`` with the largest N.
-
-    Among several matches of one step, files of the first ``best_model_criterion`` in
-    the directory's ``config.yaml`` come first, then by name (so ``valid.acc.ave.pth``,
-    the link ESPnet points at the latest average, beats ``valid.acc.ave_10best.pth``).
-    ``checkpoint.pth`` (optimizer state for resuming training) is never used.
-    """
-    exp_dir = Path(exp_dir)
-    criterion = _first_criterion(exp_dir / "config.yaml")
-
-    def ordered(paths):
-        paths = [p for p in paths if p.is_file()]
-        preferred = f"valid.{criterion}." if criterion else None
-        return sorted(paths, key=lambda p: (not (preferred and p.name.startswith(preferred)), p.name))
-
-    for pattern in ("valid.*.ave*.pth", "*best.pth"):
-        found = ordered(exp_dir.glob(pattern))
-        if found:
-            return found[0]
-    epochs = [p for p in exp_dir.glob("*epoch.pth") if re.fullmatch(r"\d+epoch\.pth", p.name)]
-    if epochs:
-        return max(epochs, key=lambda p: int(p.name[: -len("epoch.pth")]))
-    have = sorted(p.name for p in exp_dir.glob("*.pth"))
-    raise FileNotFoundError(
-        f"{exp_dir}: no model file to decode with (looked for valid.*.ave*.pth, *best.pth, "
-        f"<N>epoch.pth; found {have or 'no .pth files'})"
-    )
-
-
-def _first_criterion(config_file: Path) -> Optional[str]:
-    try:
-        config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-        return str(config["best_model_criterion"][0][1])
-    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        return None
-
-
-def unpack_model(zip_path: Union[str, Path], cache_dir: Union[str, Path, None] = None) -> Tuple[Path, Path]:
-    """Extract a packed model; returns ``(config_file, model_file)``.
-
-    The hook for the model packer: a zip holding one ``config.yaml`` and one ``.pth``
-    (at any depth). It is extracted once into ``cache_dir`` (default:
-    ``<zip without .zip>.unpacked`` next to the zip) and reused while the zip is
-    unchanged (same size and modification time). Extraction goes to a temporary
-    directory that is renamed into place, so an interrupted unpack is never reused.
-    """
-    zip_path = Path(zip_path)
-    if not zip_path.is_file():
-        raise FileNotFoundError(f"no packed model {zip_path}")
-    target = Path(cache_dir) if cache_dir is not None else zip_path.with_name(zip_path.stem + ".unpacked")
-    stat = zip_path.stat()
-    stamp = f"{zip_path.resolve()} {stat.st_size} {stat.st_mtime_ns}\n"
-
-    with zipfile.ZipFile(zip_path) as zf:
-        names = [n for n in zf.namelist() if not n.endswith("/")]
-        configs = [n for n in names if Path(n).name == "config.yaml"]
-        models = [n for n in names if n.endswith(".pth")]
-        if len(configs) != 1 or len(models) != 1:
-            raise ValueError(
-                f"{zip_path}: a packed model must hold exactly one config.yaml and one .pth file; "
-                f"found config.yaml: {configs or 'none'}, .pth: {models or 'none'}"
-            )
-        marker = target / ".unpacked_from"
-        if not (marker.is_file() and marker.read_text(encoding="utf-8") == stamp):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp", dir=target.parent))
-            try:
-                root = tmp.resolve()
-                for name in names:
-                    dest = (tmp / name).resolve()
-                    if root not in dest.parents:
-                        raise ValueError(f"{zip_path}: member {name!r} would be written outside {target}")
-                zf.extractall(tmp, members=names)
-                (tmp / ".unpacked_from").write_text(stamp, encoding="utf-8")
-                if target.exists():
-                    shutil.rmtree(target)
-                os.replace(tmp, target)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp)
-            logging.info("unpacked %s into %s", zip_path, target)
-    return target / configs[0], target / models[0]
 
 
 def llm_context_length(llm, tokenizer) -> Optional[int]:
@@ -282,10 +184,11 @@ class BloomzMMS:
         self.max_seconds = max_seconds
         conf = dict(getattr(args, "preprocessor_conf", None) or {})
         defaults = {k: p.default for k, p in inspect.signature(BloomzMMSPreprocessor).parameters.items()}
-        self.default_prefix = default_prefix if default_prefix is not None else conf.get("default_prefix", defaults["default_prefix"])
-        self.default_postfix = (
-            default_postfix if default_postfix is not None else conf.get("default_postfix", defaults["default_postfix"])
-        )
+        if default_prefix is None:
+            default_prefix = conf.get("default_prefix", defaults["default_prefix"])
+        if default_postfix is None:
+            default_postfix = conf.get("default_postfix", defaults["default_postfix"])
+        self.default_prefix, self.default_postfix = default_prefix, default_postfix
         #: positions the LLM can attend over (None: no hard limit, e.g. BLOOM's ALiBi)
         self.context_length = llm_context_length(self.llm, self.tokenizer)
         self.eos_token_id = model.decoder.eos_token_id
@@ -349,6 +252,9 @@ class BloomzMMS:
             raise ValueError(f"{name}: speech must be a mono waveform (1-D), got shape {tuple(x.shape)}")
         if x.numel() == 0:
             raise ValueError(f"{name}: speech is empty (0 samples)")
+        if x.numel() < MIN_SAMPLES:
+            raise ValueError(f"{name}: speech is {x.numel()} samples long, shorter than one wav2vec2 frame "
+                             f"({MIN_SAMPLES} samples, 25 ms)")
         if not torch.is_floating_point(x):
             raise ValueError(f"{name}: speech must be float samples, got {x.dtype}")
         if self.max_seconds is not None and x.numel() > self.max_seconds * SAMPLE_RATE:
@@ -373,8 +279,15 @@ class BloomzMMS:
         batch = torch.zeros(len(waves), int(lengths.max()), dtype=dtype)
         for i, w in enumerate(waves):
             batch[i, : len(w)] = w.to(dtype)
-        hs, hs_lengths, _, _ = self.model.encode(batch.to(self.device), lengths.to(self.device))
-        too_short = [i for i, n in enumerate(hs_lengths.tolist()) if n <= 0]
+        try:
+            hs, hs_lengths, _, enc_lengths = self.model.encode(batch.to(self.device), lengths.to(self.device))
+        except TooShortUttError as e:
+            raise ValueError(
+                f"speech too short for the encoder's subsampling ({lengths.tolist()} samples): {e}"
+            ) from e
+        # (in a batch, the adaptor makes one frame even of an utterance the encoder has
+        # no frame for; alone, it would fail above: refuse it the same way in both)
+        too_short = [i for i, (n, m) in enumerate(zip(hs_lengths.tolist(), enc_lengths.tolist())) if min(n, m) <= 0]
         if too_short:
             raise ValueError(
                 f"utterance(s) {too_short}: too short to give any speech embedding "
@@ -482,9 +395,7 @@ class BloomzMMS:
             valid = torch.arange(longest, device=cand_lens.device)[None, :] < cand_lens[:, None]
             logp = torch.log_softmax(self.model.decoder.logits(pred[valid]), dim=-1)
             token_logp = logp.gather(1, cand_ids[valid][:, None])[:, 0]
-            scores.append(torch.zeros(k, device=token_logp.device).index_add_(
-                0, torch.arange(k, device=valid.device)[:, None].expand_as(valid)[valid], token_logp
-            ))
+            scores.append(logp.new_zeros(valid.shape).masked_scatter_(valid, token_logp).sum(1))
         return torch.stack(scores)
 
     # ---------------------------------------------------------------- prompts

@@ -7,36 +7,74 @@ base models *only when they are local directories* (the tiny recipe's); hub mode
 are referenced by name and fetched where the archive is used.
 """
 
+import os
+import re
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import yaml
 
 FORMAT_VERSION = 1
 #: config entries that name base models
 BASE_MODEL_KEYS = (("frontend_conf", "model_name_or_path"), ("decoder_conf", "model_name_or_path"))
-#: checkpoint names preferred in an experiment dir, best first (ESPnet's trainer writes them)
-PREFERRED = ("valid.acc.ave.pth", "valid.acc.best.pth", "valid.cer_ctc.ave.pth", "valid.cer_ctc.best.pth",
-             "valid.loss.ave.pth", "valid.loss.best.pth")
-
-
 class ArchiveError(ValueError):
     """The archive is not one this version can read."""
 
 
-def find_model_file(model_dir) -> Path:
-    """The checkpoint to use from an ESPnet experiment dir: the first of ``PREFERRED``
-    that exists, else the latest ``<N>epoch.pth``."""
-    model_dir = Path(model_dir)
-    for name in PREFERRED:
-        if (model_dir / name).exists():
-            return model_dir / name
-    epochs = sorted(model_dir.glob("*epoch.pth"), key=lambda p: int(p.name[: -len("epoch.pth")]))
-    if not epochs:
-        raise FileNotFoundError(f"{model_dir}: no checkpoint ({', '.join(PREFERRED[:2])}, <N>epoch.pth)")
-    return epochs[-1]
+def _first_criterion(config_file: Path) -> Optional[str]:
+    try:
+        config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        return str(config["best_model_criterion"][0][1])
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
+
+
+def find_model_file(exp_dir: Union[str, Path]) -> Path:
+    """The parameter file of an experiment directory that inference should use.
+
+    The rule, first match wins (ESPnet's trainer writes all of these):
+
+    1. an averaged model ``valid.<criterion>.ave*.pth`` (``valid.acc.ave.pth``,
+       ``valid.acc.ave_10best.pth``);
+    2. a best model ``*best.pth`` (``valid.loss.best.pth``);
+    3. the latest epoch, ``<N>epoch.pth`` with the largest N.
+
+    Among several matches of one step, files of the first ``best_model_criterion`` in
+    the directory's ``config.yaml`` come first, then by name (so ``valid.acc.ave.pth``,
+    the link ESPnet points at the latest average, beats ``valid.acc.ave_10best.pth``).
+    ``checkpoint.pth`` (optimizer state for resuming training) is never used.
+    """
+    exp_dir = Path(exp_dir)
+    criterion = _first_criterion(exp_dir / "config.yaml")
+
+    def ordered(paths):
+        paths = [p for p in paths if p.is_file()]
+        preferred = f"valid.{criterion}." if criterion else None
+        return sorted(paths, key=lambda p: (not (preferred and p.name.startswith(preferred)), p.name))
+
+    for pattern in ("valid.*.ave*.pth", "*best.pth"):
+        found = ordered(exp_dir.glob(pattern))
+        if found:
+            return found[0]
+    epochs = [p for p in exp_dir.glob("*epoch.pth") if re.fullmatch(r"\d+epoch\.pth", p.name)]
+    if epochs:
+        return max(epochs, key=lambda p: int(p.name[: -len("epoch.pth")]))
+    have = sorted(p.name for p in exp_dir.glob("*.pth"))
+    raise FileNotFoundError(
+        f"{exp_dir}: no model file to decode with (looked for valid.*.ave*.pth, *best.pth, "
+        f"<N>epoch.pth; found {have or 'no .pth files'})"
+    )
+
+
+def _first_criterion(config_file: Path) -> Optional[str]:
+    try:
+        config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        return str(config["best_model_criterion"][0][1])
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
 
 
 def pack_model(model_dir, output, results: Optional[str] = None, model_file=None) -> Path:
@@ -58,7 +96,7 @@ def pack_model(model_dir, output, results: Optional[str] = None, model_file=None
     meta = {
         "format": FORMAT_VERSION,
         "espnet2_bloomzmms": espnet2_bloomzmms.__version__,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "checkpoint": model_file.name,
         "base_models": {f"{s}.{k}": config.get(s, {}).get(k) for s, k in BASE_MODEL_KEYS},
     }
@@ -79,12 +117,24 @@ def pack_model(model_dir, output, results: Optional[str] = None, model_file=None
 
 
 def unpack_model(archive, dest=None) -> Tuple[Path, Path]:
-    """Extract ``archive`` (to ``dest``, default: next to it, named after it) and return
-    (config file, model file); the config's local base-model paths point into ``dest``."""
+    """Extract ``archive`` and return (config file, model file).
+
+    It is extracted once into ``dest`` (default: ``<archive without .zip>.unpacked``
+    next to it) and reused while the archive is unchanged (same size and mtime); an
+    interrupted extraction is never reused (it goes to a temporary dir renamed into
+    place). Local base-model paths in the config are pointed into ``dest``.
+    """
     archive = Path(archive)
-    dest = Path(dest) if dest else archive.with_suffix("")
+    if not archive.is_file():
+        raise FileNotFoundError(f"no packed model {archive}")
+    dest = Path(dest) if dest else archive.with_name(archive.stem + ".unpacked")
+    stat = archive.stat()
+    stamp = f"{archive.resolve()} {stat.st_size} {stat.st_mtime_ns}\n"
+    marker = dest / ".unpacked_from"
+    if marker.is_file() and marker.read_text(encoding="utf-8") == stamp:
+        return dest / "config.yaml", dest / "model.pth"
     with zipfile.ZipFile(archive) as zf:
-        names = set(zf.namelist())
+        names = [n for n in zf.namelist() if not n.endswith("/")]
         if "meta.yaml" not in names:
             raise ArchiveError(f"{archive} is not a BLOOMZMMS model archive (no meta.yaml)")
         meta = yaml.safe_load(zf.read("meta.yaml"))
@@ -93,16 +143,26 @@ def unpack_model(archive, dest=None) -> Tuple[Path, Path]:
                 f"{archive} has archive format {meta.get('format')} (espnet2_bloomzmms "
                 f"{meta.get('espnet2_bloomzmms')}); this version reads format {FORMAT_VERSION}"
             )
-        if not (dest / "config.yaml").exists():
-            tmp = dest.with_name(dest.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            zf.extractall(tmp)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp", dir=dest.parent))
+        try:
+            root = tmp.resolve()
+            for name in names:
+                if root not in (tmp / name).resolve().parents:
+                    raise ArchiveError(f"{archive}: member {name!r} would be written outside {dest}")
+            zf.extractall(tmp, members=names)
             config = yaml.safe_load((tmp / "config.yaml").read_text(encoding="utf-8"))
             for section, key in BASE_MODEL_KEYS:
                 name = config.get(section, {}).get(key)
                 if name and (tmp / name).is_dir():
                     config[section][key] = str((dest / name).resolve())
             (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-            shutil.rmtree(dest, ignore_errors=True)
-            tmp.replace(dest)
+            marker_tmp = tmp / ".unpacked_from"
+            marker_tmp.write_text(stamp, encoding="utf-8")
+            if dest.exists():
+                shutil.rmtree(dest)
+            os.replace(tmp, dest)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
     return dest / "config.yaml", dest / "model.pth"

@@ -1,6 +1,6 @@
 """Batched greedy text generation with a Hugging Face causal LM (the text-only LLM)."""
 
-from typing import List
+from typing import List, Sequence, Union
 
 import torch
 from transformers import AutoModelForCausalLM
@@ -9,9 +9,17 @@ from espnet2_bloomzmms.decoder.llm import DTYPES, load_tokenizer
 from espnet2_bloomzmms.utils.hf_loading import load_pretrained
 
 
+Prompt = Union[str, Sequence[str]]
+
+
 class TextGenerator:
     """What the LLM answers to text prompts: greedy, batched with left padding, so a
-    prompt's answer does not depend on the batch it is in."""
+    prompt's answer does not depend on the batch it is in.
+
+    A prompt given as segments (``(prefix, transcript, postfix)``) is tokenized segment
+    by segment, as the speech model's preprocessor tokenizes instructions and targets,
+    so the LLM sees the same instruction tokens around the text as around the speech.
+    """
 
     def __init__(self, model_name_or_path: str, dtype: str = "float32", device: str = "cpu"):
         self.tokenizer = load_tokenizer(model_name_or_path)
@@ -21,8 +29,12 @@ class TextGenerator:
         self.device = device
 
     @torch.no_grad()
-    def generate(self, prompts: List[str], max_new_tokens: int = 128, batch_size: int = 32) -> List[str]:
-        ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    def tokenize(self, prompt: Prompt) -> List[int]:
+        segments = [prompt] if isinstance(prompt, str) else prompt
+        return [i for seg in segments for i in self.tokenizer(seg, add_special_tokens=False)["input_ids"]]
+
+    def generate(self, prompts: List[Prompt], max_new_tokens: int = 128, batch_size: int = 32) -> List[str]:
+        ids = [self.tokenize(p) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(ids[i]))  # similar lengths together
         answers = [""] * len(prompts)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id

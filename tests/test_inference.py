@@ -12,7 +12,8 @@ import torch
 import yaml
 from conftest import tiny_model_config
 
-from espnet2_bloomzmms.inference import BloomzMMS, find_model_file, llm_context_length, unpack_model
+from espnet2_bloomzmms.inference import BloomzMMS, llm_context_length
+from espnet2_bloomzmms.model_archive import ArchiveError, find_model_file, pack_model, unpack_model
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 
 LENGTHS = (16000, 9000, 23000, 12500)
@@ -246,6 +247,11 @@ def test_bad_input_is_refused(bloomz, waves):
         bloomz(np.zeros(0, dtype=np.float32))
     with pytest.raises(ValueError, match="utterance 1: speech is empty"):
         bloomz.batch([waves[0], np.zeros(0, dtype=np.float32)])
+    for n in (100, 1000):  # shorter than a wav2vec2 frame; too few frames for the conv2d subsampling
+        with pytest.raises(ValueError, match="short"):
+            bloomz(np.ones(n, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"utterance\(s\) \[1\]: too short"):  # in a batch as alone
+        bloomz.batch([waves[0], np.ones(1000, dtype=np.float32)])
     with pytest.raises(ValueError, match="mono"):
         bloomz(np.zeros((2, 8000), dtype=np.float32))
     with pytest.raises(ValueError, match="max_seconds=1"):
@@ -298,25 +304,32 @@ def test_find_model_file_rule(tmp_path):
         find_model_file(tmp_path)
 
 
-def test_packed_zip_decodes_like_the_experiment_dir(bloomz, exp_dir, tmp_path, waves):
-    packed = tmp_path / "model.zip"
-    with zipfile.ZipFile(packed, "w") as zf:
-        zf.write(exp_dir / "config.yaml", "exp/asr/config.yaml")
-        zf.write(exp_dir / "valid.acc.ave.pth", "exp/asr/valid.acc.ave.pth")
-    unpacked = BloomzMMS.from_pretrained(packed, max_new_tokens=8)
+def test_packed_archive_decodes_like_the_experiment_dir(bloomz, exp_dir, tmp_path, waves):
+    packed = pack_model(exp_dir, tmp_path / "packed" / "model.zip")
+    with zipfile.ZipFile(packed) as zf:
+        names = set(zf.namelist())
+    assert {"meta.yaml", "config.yaml", "model.pth"} <= names
+    assert any(n.startswith("base_models/decoder/") for n in names)  # local base models travel along
+    moved = tmp_path / "elsewhere" / "model.zip"  # a user who only has the archive
+    moved.parent.mkdir()
+    packed.rename(moved)
+    unpacked = BloomzMMS.from_pretrained(moved, max_new_tokens=8)
     assert unpacked.generate_ids(unpacked.encode(waves)) == bloomz.generate_ids(bloomz.encode(waves))
-    config, model_file = unpack_model(packed)
-    assert config == tmp_path / "model.unpacked/exp/asr/config.yaml" and model_file.name == "valid.acc.ave.pth"
+    config, _ = unpack_model(moved)
+    assert str(tmp_path / "elsewhere") in yaml.safe_load(config.read_text())["decoder_conf"]["model_name_or_path"]
     stamp = config.stat().st_mtime_ns
-    assert unpack_model(packed)[0].stat().st_mtime_ns == stamp  # reused, not extracted again
+    assert unpack_model(moved)[0].stat().st_mtime_ns == stamp  # reused, not extracted again
 
-    bad = tmp_path / "bad.zip"
-    with zipfile.ZipFile(bad, "w") as zf:
+    with zipfile.ZipFile(moved) as zf, zipfile.ZipFile(tmp_path / "future.zip", "w") as out:
+        for name in zf.namelist():
+            data = zf.read(name)
+            out.writestr(name, data.replace(b"format: 1", b"format: 2") if name == "meta.yaml" else data)
+    with pytest.raises(ArchiveError, match="format 2"):
+        unpack_model(tmp_path / "future.zip")
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:
         zf.write(exp_dir / "config.yaml", "config.yaml")
-        zf.write(exp_dir / "valid.acc.ave.pth", "a.pth")
-        zf.write(exp_dir / "valid.acc.ave.pth", "b.pth")
-    with pytest.raises(ValueError, match="exactly one config.yaml and one .pth"):
-        unpack_model(bad)
+    with pytest.raises(ArchiveError, match="not a BLOOMZMMS model archive"):
+        unpack_model(tmp_path / "bad.zip")
 
 
 def test_checkpoint_must_fit_the_config(exp_dir, tmp_path):

@@ -49,7 +49,7 @@ def get_parser() -> argparse.ArgumentParser:
     model.add_argument("--model_file", type=str_or_none, default=None, help="Trained parameters (.pth)")
     model.add_argument("--device", type=str, default="cpu", help="cpu, cuda, cuda:N")
     model.add_argument("--dtype", type=str_or_none, default=None, choices=["float32", "bfloat16", "float16", None],
-                       help="Cast the whole model to this dtype")
+                       help="Cast the LLM to this dtype (speech layers stay float32)")
     parser.add_argument("--data_dir", type=str, required=True, help="Data directory with wav.scp")
     parser.add_argument("--output_dir", type=str, required=True, help="Decode directory for text (and text_ctc)")
     parser.add_argument("--batch_size", type=int, default=8, help="Utterances per batch")
@@ -66,7 +66,9 @@ def get_parser() -> argparse.ArgumentParser:
     gen.add_argument("--allowed_answers", type=str, nargs="+", default=None,
                      help="Answer with the likeliest of these strings instead of generating")
     gen.add_argument("--max_seconds", type=float, default=None, help="Refuse longer utterances")
-    parser.add_argument("--ctc", type=str2bool, default=False, help="Also write the CTC head's greedy output")
+    parser.add_argument("--ctc", type=str2bool, default=False, help="Also write the CTC head's greedy output (text_ctc)")
+    parser.add_argument("--llm", type=str2bool, default=True,
+                        help="Write the LLM's answers (text); false with --ctc true decodes the CTC head only")
     parser.add_argument("--log_level", type=lambda x: x.upper(), default="INFO",
                         choices=("ERROR", "WARNING", "INFO", "DEBUG"))
     return parser
@@ -138,7 +140,9 @@ def main(cmd=None):
     if not uttids:
         raise SystemExit(f"{wav_scp}: no utterances")
 
-    outputs = [out_dir / "text"] + ([out_dir / "text_ctc"] if args.ctc else [])
+    if not (args.llm or args.ctc):
+        raise SystemExit("nothing to decode: --llm false needs --ctc true")
+    outputs = ([out_dir / "text"] if args.llm else []) + ([out_dir / "text_ctc"] if args.ctc else [])
     if all(_covers(p, uttids) for p in outputs):
         print(f"{out_dir}: {', '.join(p.name for p in outputs)} already cover all {len(uttids)} utterances; "
               "skipping (delete them to decode again)")
@@ -166,19 +170,21 @@ def main(cmd=None):
         ids = order[b : b + args.batch_size]
         waves = [bloomzmms.check_speech(_read(reader, u), f"utterance {u}") for u in ids]
         encoded = bloomzmms.encode(waves)
-        texts = bloomzmms.generate(
-            encoded,
-            [prefixes[u] for u in ids] if prefixes else None,
-            [postfixes[u] for u in ids] if postfixes else None,
-            allowed_answers=args.allowed_answers,
-        )
-        hyps.update((u, _one_line(t)) for u, t in zip(ids, texts))
+        if args.llm:
+            texts = bloomzmms.generate(
+                encoded,
+                [prefixes[u] for u in ids] if prefixes else None,
+                [postfixes[u] for u in ids] if postfixes else None,
+                allowed_answers=args.allowed_answers,
+            )
+            hyps.update((u, _one_line(t)) for u, t in zip(ids, texts))
         if args.ctc:
             ctc_hyps.update((u, _one_line(t)) for u, t in zip(ids, bloomzmms.ctc_texts(encoded)))
-        logging.info("decoded %d/%d utterances (%.1f s)", len(hyps), len(order), time.perf_counter() - start)
+        logging.info("decoded %d/%d utterances (%.1f s)", b + len(ids), len(order), time.perf_counter() - start)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_kv(out_dir / "text", hyps, escape=False)
+    if args.llm:
+        write_kv(out_dir / "text", hyps, escape=False)
     if args.ctc:
         write_kv(out_dir / "text_ctc", ctc_hyps, escape=False)
     logging.info("wrote %s", ", ".join(str(p) for p in outputs))

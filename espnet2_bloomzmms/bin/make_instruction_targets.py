@@ -10,7 +10,8 @@
 - MI:  ``k`` templates per utterance drawn from the other training templates; the
        target is what the text LLM answers (greedy) to ``prefix + transcript + postfix``.
 - TMI: T and MI together.
-The utterance ``u`` becomes ``u`` in T and ``u-<template id>`` in MI. Answers are
+The text LLM gets the prompt tokenized segment by segment (prefix, transcript, postfix),
+as the speech model gets it. The utterance ``u`` becomes ``u`` in T and ``u-<template id>`` in MI. Answers are
 generated once per distinct prompt (speed-perturbed copies share them) and cached in
 ``exp_dir/answers.tsv``; the template pool and all settings are saved next to them, so
 the targets can be regenerated bit for bit and an interrupted run resumes.
@@ -21,28 +22,29 @@ import json
 import logging
 import shutil
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Tuple
 
 import torch
 
 from espnet2_bloomzmms.data.datadir import DataDirError, read_kv, validate_data_dir, write_data_dir, write_kv
-from espnet2_bloomzmms.instructions import Template, draw_templates, read_language_names, read_templates
+from espnet2_bloomzmms.instructions import draw_templates, read_language_names, read_templates
 from espnet2_bloomzmms.text_generation import TextGenerator
 
 #: per-utterance files copied to every copy of an utterance (besides write_data_dir's)
 EXTRA_FILES = ("utt2num_samples",)
 
 
-def read_cache(path: Path) -> Dict[str, str]:
+def read_cache(path: Path) -> Dict[Tuple[str, ...], str]:
+    """prompt segments -> answer, from a JSON-lines file written by :func:`append_cache`."""
     if not path.exists():
         return {}
-    return {k: v for k, v in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())}
+    return {tuple(k): v for k, v in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())}
 
 
-def append_cache(path: Path, answers: Dict[str, str]) -> None:
+def append_cache(path: Path, answers: Dict[Tuple[str, ...], str]) -> None:
     with path.open("a", encoding="utf-8") as f:
         for prompt, answer in answers.items():
-            f.write(json.dumps([prompt, answer], ensure_ascii=False) + "\n")
+            f.write(json.dumps([list(prompt), answer], ensure_ascii=False) + "\n")
 
 
 def write_variant(dst: Path, src: Path, utts: Dict[str, dict], origin: Dict[str, str]) -> int:
@@ -105,7 +107,7 @@ def main(cmd=None) -> None:
     for uid, chosen in draws.items():
         for template in chosen:
             prefix, postfix = template.render(names[utt2lang[uid]])
-            prompts[uid, template.id] = (prefix, postfix, prefix + text[uid] + postfix)
+            prompts[uid, template.id] = (prefix, postfix, (prefix, text[uid], postfix))
 
     cache_file = args.exp_dir / "answers.jsonl"
     answers = read_cache(cache_file)

@@ -55,7 +55,7 @@ def main(cmd=None) -> dict:
         rendered = [t.render(names[utt2lang[u]]) for u in uids]
         prefixes, postfixes = [p for p, _ in rendered], [q for _, q in rendered]
         spoken = model.batch(speech, prefixes=prefixes, postfixes=postfixes, batch_size=args.batch_size)
-        written = llm.generate([p + text[u] + q for u, (p, q) in zip(uids, rendered)], args.max_new_tokens, args.batch_size)
+        written = llm.generate([(p, text[u], q) for u, (p, q) in zip(uids, rendered)], args.max_new_tokens, args.batch_size)
         spoken, written = [s.strip() for s in spoken], [w.strip() for w in written]
         agreement = sum(s == w for s, w in zip(spoken, written)) / len(uids)
         write_kv(args.output_dir / t.id / "speech", dict(zip(uids, spoken)), escape=True)

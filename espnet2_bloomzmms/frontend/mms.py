@@ -6,7 +6,7 @@ frozen by default, then it runs without gradients and always in eval mode (no dr
 no SpecAugment or layer drop inside the Hugging Face model).
 """
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 from espnet2.asr.frontend.abs_frontend import AbsFrontend

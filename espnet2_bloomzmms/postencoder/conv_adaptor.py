@@ -37,4 +37,4 @@ class ConvLengthAdaptor(AbsPostEncoder):
             input = torch.nn.functional.pad(input, (0, 0, 0, self.kernel_size - input.size(1)))
         out = self.conv(input.transpose(1, 2)).transpose(1, 2)
         lengths = (input_lengths.clamp(min=self.kernel_size) - self.kernel_size) // self.stride + 1
-        return out, lengths
+        return out, torch.where(input_lengths > 0, lengths, 0)  # no frame made of padding alone

@@ -47,7 +47,7 @@ def test_variants(setup):
     assert set(read_kv(t_dir / "prefix").values()) == {"Repeat the sentence: "}
     mi_text, mi_prefix, mi_postfix = (read_kv(mi_dir / f) for f in ("text", "prefix", "postfix"))
     expected_answers = TextGenerator(str(llm)).generate(
-        [mi_prefix[u] + text[u.rsplit("-", 1)[0]] + mi_postfix[u] for u in mi_text], 8)
+        [(mi_prefix[u], text[u.rsplit("-", 1)[0]], mi_postfix[u]) for u in mi_text], 8)
     assert list(mi_text.values()) == [a.strip() for a in expected_answers]
     for uid in mi_text:
         orig, tid = uid.rsplit("-", 1)

@@ -137,7 +137,8 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
-    infer=("${python}" -m espnet2_bloomzmms.bin.inference --ngpu "${ngpu}")
+    device=cpu; [ "${ngpu}" -gt 0 ] && device=cuda
+    infer=("${python}" -m espnet2_bloomzmms.bin.inference --device "${device}")
     for x in ${test_sets}; do
         require "${dump}/${x}_T/prefix" 4
         require exp/ctc/config.yaml 5

@@ -29,7 +29,7 @@ import shutil
 import sys
 import time
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -188,18 +188,19 @@ class SegmentEncoder:
         self.tokenizer = tokenizer
         self.cache: dict[str, list[int]] = {}
 
-    def __call__(self, text: str) -> list[int]:
+    def __call__(self, text: str, cache: bool = True) -> list[int]:
         ids = self.cache.get(text)
         if ids is None:
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
-            self.cache[text] = ids
+            if cache:
+                self.cache[text] = ids
         return ids
 
 
 def encode_prompt(tokenizer, prefix: str, sentence: str, postfix: str) -> list[int]:
     """Prompt ids as the speech model sees them: prefix, sentence, postfix tokenized apart."""
     enc = tokenizer if isinstance(tokenizer, SegmentEncoder) else SegmentEncoder(tokenizer)
-    return enc(prefix) + enc(sentence) + enc(postfix)
+    return enc(prefix) + enc(sentence, cache=False) + enc(postfix)
 
 
 @dataclass
@@ -212,6 +213,15 @@ class Example:
     answer: str
     prompt_ids: list
     answer_ids: list  # answer tokens + EOS (training targets)
+    in_split_row: bool = True  # evaluation: False = counted in the T row only
+
+
+def make_example(enc: SegmentEncoder, eos_id: int, code: str, name: str, t: Template, sentence: str,
+                 cache: bool = True) -> Example:
+    prefix, postfix = t.fill(name)
+    ans = answer(t.task, sentence, name)
+    prompt = enc(prefix) + enc(sentence, cache) + enc(postfix)
+    return Example(code, t.id, t.task, t.split, sentence, ans, prompt, enc(ans, cache) + [eos_id])
 
 
 def build_examples(
@@ -222,18 +232,31 @@ def build_examples(
     templates: list[Template],
 ) -> list[Example]:
     """One example per (language, sentence, template)."""
-    examples = []
-    for code, sents in sentences.items():
-        name = langs[code]
-        for t in templates:
-            prefix, postfix = t.fill(name)
-            for s in sents:
-                ans = answer(t.task, s, name)
-                examples.append(
-                    Example(code, t.id, t.task, t.split, s, ans,
-                            encode_prompt(enc, prefix, s, postfix), enc(ans) + [eos_id])
-                )
-    return examples
+    return [
+        make_example(enc, eos_id, code, langs[code], t, s)
+        for code, sents in sentences.items() for t in templates for s in sents
+    ]
+
+
+class SyntheticSentences:
+    """Fresh pseudo-sentences made of a language's TRAIN words, so that copying must be learnt.
+
+    A pseudo-sentence keeps the first and last word of a random train sentence (so ``¿ ... ?``
+    and final ``.``/``?`` look real) and draws the words between from all inner words of the
+    language's train sentences; it has as many words as real ones (4 to 9 here). Without
+    them a small LM memorizes the few hundred train sentences instead of reading its input.
+    """
+
+    def __init__(self, sentences: dict[str, list[str]]):
+        self.sentences = {c: [s.split() for s in sents] for c, sents in sentences.items()}
+        self.inner = {c: [w for s in ws for w in s[1:-1]] for c, ws in self.sentences.items()}
+        lengths = [len(s) for ws in self.sentences.values() for s in ws]
+        self.min_len, self.max_len = max(3, min(lengths)), max(lengths)
+
+    def __call__(self, rng: random.Random, lang: str) -> str:
+        words = rng.choice(self.sentences[lang])
+        n_inner = rng.randint(self.min_len, self.max_len) - 2 if self.inner[lang] else 0
+        return " ".join([words[0], *rng.choices(self.inner[lang], k=n_inner), words[-1]])
 
 
 # ---------------------------------------------------------------- training
@@ -330,7 +353,8 @@ def evaluate(model, tokenizer, examples: list[Example], max_new_tokens: int, bat
     hyps = generate_answers(model, tokenizer, [e.prompt_ids for e in examples], max_new_tokens, batch_size)
     counts: dict = {}
     for e, h in zip(examples, hyps):
-        keys = [(e.task, e.split)] + ([(e.task, ASR_TEMPLATE_ID)] if e.template == ASR_TEMPLATE_ID else [])
+        keys = [(e.task, e.split)] if e.in_split_row else []
+        keys += [(e.task, ASR_TEMPLATE_ID)] if e.template == ASR_TEMPLATE_ID else []
         for key in keys:
             c = counts.setdefault(key, [0, 0])
             c[0] += int(h == e.answer)
@@ -413,6 +437,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--grad_clip", type=float, default=1.0)
     p.add_argument("--repeat_weight", type=float, default=1.0,
                    help="sampling weight of 'repeat' examples relative to the other tasks")
+    p.add_argument("--synthetic", type=float, default=0.5,
+                   help="fraction of each batch made of fresh pseudo-sentences (train words of "
+                        "the language in random order) with random train templates")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max_minutes", type=float, default=0.0,
                    help="stop training when this much wall-clock time is used (0: no limit); "
@@ -465,11 +492,13 @@ def main(argv=None) -> dict:
     if args.eval_train_templates == "cycle":
         by_task = {task: [t.id for t in train_tmpl if t.task == task] for task in TASKS}
         index = {(c, s): i for c, sp in splits.items() for i, s in enumerate(sp["dev"])}
-        dev = [
-            e for e in dev
-            if e.split == "heldout" or e.template == ASR_TEMPLATE_ID
-            or by_task[e.task][(index[(e.lang, e.sentence)] + TASKS.index(e.task)) % len(by_task[e.task])] == e.template
-        ]
+        kept = []
+        for e in dev:
+            turn = (index[(e.lang, e.sentence)] + TASKS.index(e.task)) % len(by_task[e.task])
+            e.in_split_row = e.split == "heldout" or by_task[e.task][turn] == e.template
+            if e.in_split_row or e.template == ASR_TEMPLATE_ID:
+                kept.append(e)
+        dev = kept
     n_params = sum(p.numel() for p in model.parameters())
     mean_len = sum(len(e.prompt_ids) + len(e.answer_ids) for e in train) / len(train)
     log(f"{len(train)} train examples (mean {mean_len:.1f} tokens), {len(dev)} dev examples; "
@@ -483,10 +512,22 @@ def main(argv=None) -> dict:
         lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
     )
     budget_s = args.max_minutes * 60.0
-    batches = make_batches(train, args.batch_size, random.Random(args.seed))
+    n_synth = int(round(args.synthetic * args.batch_size))
+    batches = make_batches(train, args.batch_size - n_synth, random.Random(args.seed))
+    synth = SyntheticSentences({c: s["train"] for c, s in splits.items()})
+    synth_rng = random.Random(args.seed + 2)
+
+    def next_batch() -> list[Example]:
+        batch = next(batches) if n_synth < args.batch_size else []
+        for _ in range(n_synth):
+            code = synth_rng.choice(codes)
+            t = synth_rng.choice(train_tmpl)
+            batch.append(make_example(enc, eos_id, code, langs[code], t, synth(synth_rng, code), cache=False))
+        return batch
+
     model.train()
     history, run_loss, run_n, step = [], 0.0, 0, 0
-    t_train = time.time()
+    t_train, cpu_train = time.time(), time.process_time()
     stopped_early = False
     for step in range(1, args.steps + 1):
         elapsed = time.time() - t_train
@@ -501,7 +542,7 @@ def main(argv=None) -> dict:
         lr = args.lr * lr_factor(progress, args.warmup, args.schedule)
         for g in opt.param_groups:
             g["lr"] = lr
-        ids, mask, labels = collate_train(next(batches), tokenizer.pad_token_id)
+        ids, mask, labels = collate_train(next_batch(), tokenizer.pad_token_id)
         loss = answer_loss(model, ids, mask, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -512,12 +553,15 @@ def main(argv=None) -> dict:
         run_n += 1
         if step % args.log_every == 0 or step == args.steps:
             avg = run_loss / run_n
-            history.append({"step": step, "loss": avg, "lr": lr, "elapsed_s": time.time() - t_train})
-            log(f"step {step:5d}/{args.steps} loss {avg:.4f} lr {lr:.2e} train time {time.time() - t_train:6.1f}s")
+            cpu = time.process_time() - cpu_train
+            history.append({"step": step, "loss": avg, "lr": lr, "elapsed_s": time.time() - t_train, "cpu_s": cpu})
+            log(f"step {step:5d}/{args.steps} loss {avg:.4f} lr {lr:.2e} "
+                f"train time {time.time() - t_train:6.1f}s (cpu {cpu:6.1f}s)")
             run_loss, run_n = 0.0, 0
     if run_n:
-        history.append({"step": step, "loss": run_loss / run_n, "lr": lr, "elapsed_s": time.time() - t_train})
-    train_s = time.time() - t_train
+        history.append({"step": step, "loss": run_loss / run_n, "lr": lr, "elapsed_s": time.time() - t_train,
+                        "cpu_s": time.process_time() - cpu_train})
+    train_s, train_cpu_s = time.time() - t_train, time.process_time() - cpu_train
 
     t_eval = time.time()
     result = evaluate(model, tokenizer, dev, args.max_new_tokens, args.eval_batch_size)
@@ -530,6 +574,7 @@ def main(argv=None) -> dict:
         "steps_done": step,
         "stopped_early": stopped_early,
         "train_seconds": train_s,
+        "train_cpu_seconds": train_cpu_s,
         "n_train_examples": len(train),
         "n_params": n_params,
         "model": {k: getattr(model.config, k) for k in ("hidden_size", "n_layer", "n_head", "vocab_size")},
