@@ -98,7 +98,7 @@ fi
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     if [ -x local/make_models.sh ]; then
         log "Stage 3: base models (local/make_models.sh)"
-        local/make_models.sh ${local_models_opts}
+        local/make_models.sh --mms "${mms}" --llm "${llm}" ${local_models_opts}
     else
         log "Stage 3: nothing to do: base models are ${mms} and ${llm}"
     fi

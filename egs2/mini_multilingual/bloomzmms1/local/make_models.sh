@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Stage 3 of the mini recipe: tiny base models, written locally in Hugging Face format.
+#  - an MMS-architecture speech encoder (random weights; the recipe's configs train on
+#    top of its weighted layer sum),
+#  - a BLOOM-architecture LLM with a byte-level BPE tokenizer trained on the recipe's text,
+#    then taught to follow the recipe's instructions on text alone (local/teach_llm.py),
+#    so that it stands in for BLOOMZ.
+# A --mms / --llm that is not a path under exp/ (a hub name, an existing dir) is used as
+# it is and nothing is written for it. Existing outputs are kept (the stage resumes).
+set -euo pipefail
+mms=exp/models/mms; llm=exp/models/llm
+vocab_size=2000; hidden_size=256; num_layers=4; seed=0
+teach_steps=3000; teach_minutes=5
+while [ $# -gt 0 ]; do
+    case $1 in
+        --mms) mms=$2 ;; --llm) llm=$2 ;; --vocab_size) vocab_size=$2 ;; --hidden_size) hidden_size=$2 ;;
+        --num_layers) num_layers=$2 ;; --seed) seed=$2 ;; --teach_steps) teach_steps=$2 ;; --teach_minutes) teach_minutes=$2 ;;
+        *) echo "local/make_models.sh: unknown option $1" >&2; exit 1 ;;
+    esac
+    shift 2
+done
+
+if [[ "${mms}" == exp/* ]] && [ ! -e "${mms}/config.json" ]; then
+    python3 -m espnet2_bloomzmms.bin.make_tiny_checkpoints --mms_dir "${mms}" --seed "${seed}"
+fi
+if [[ "${llm}" == exp/* ]] && [ ! -e "${llm}/config.json" ]; then
+    init=${llm}_init
+    # the tokenizer learns the recipe's sentences and instructions
+    corpus=$(mktemp); trap 'rm -f "${corpus}"' EXIT
+    cat local/data/sentences/*.txt > "${corpus}"
+    cut -f4,5 local/data/instructions.tsv | sed 's/\\n/\n/g; s/\t/\n/' >> "${corpus}"
+    [ -e "${init}/config.json" ] || python3 -m espnet2_bloomzmms.bin.make_tiny_checkpoints --llm_dir "${init}" \
+        --text "${corpus}" --vocab_size "${vocab_size}" --hidden_size "${hidden_size}" --num_layers "${num_layers}" --seed "${seed}"
+    python3 local/teach_llm.py --llm_dir "${init}" --data_dir local/data --out_dir "${llm}" \
+        --steps "${teach_steps}" --max_minutes "${teach_minutes}" --seed "${seed}"
+fi
