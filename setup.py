@@ -1,11 +1,16 @@
 """espnet2-bloomzmms: a multilingual speech encoder (MMS) bridged to a multilingual LLM
 (BLOOMZ) by multi-instructional training, as an ESPnet2 plugin."""
 
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+version = re.search(r'__version__ = "(.+)"', Path("espnet2_bloomzmms/__init__.py").read_text()).group(1)
 
 setup(
     name="espnet2-bloomzmms",
-    version="0.1.0",
+    version=version,
     description="ESPnet2 plugin: teach a multilingual LLM to understand multilingual speech",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
@@ -38,6 +43,9 @@ setup(
     entry_points={
         "console_scripts": [
             "bloomzmms-train=espnet2_bloomzmms.bin.train:main",
+            "bloomzmms-infer=espnet2_bloomzmms.bin.inference:main",
+            "bloomzmms-score-asr=espnet2_bloomzmms.bin.score_asr:main",
+            "bloomzmms-pack=espnet2_bloomzmms.bin.pack:main",
             "bloomzmms-make-tiny=espnet2_bloomzmms.bin.make_tiny_checkpoints:main",
         ]
     },

@@ -20,6 +20,8 @@ import yaml
 FORMAT_VERSION = 1
 #: config entries that name base models
 BASE_MODEL_KEYS = (("frontend_conf", "model_name_or_path"), ("decoder_conf", "model_name_or_path"))
+
+
 class ArchiveError(ValueError):
     """The archive is not one this version can read."""
 
@@ -67,14 +69,6 @@ def find_model_file(exp_dir: Union[str, Path]) -> Path:
         f"{exp_dir}: no model file to decode with (looked for valid.*.ave*.pth, *best.pth, "
         f"<N>epoch.pth; found {have or 'no .pth files'})"
     )
-
-
-def _first_criterion(config_file: Path) -> Optional[str]:
-    try:
-        config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-        return str(config["best_model_criterion"][0][1])
-    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        return None
 
 
 def pack_model(model_dir, output, results: Optional[str] = None, model_file=None) -> Path:

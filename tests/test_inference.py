@@ -75,15 +75,6 @@ def write_exp(mms_dir: Path, llm_dir: Path, exp: Path, **config_updates) -> Path
     return exp
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is faster, and far faster on a busy machine (no OpenMP spinning)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def sharp_llm_dir(tiny_llm_dir, tmp_path_factory):
     return write_sharp_llm(tiny_llm_dir, tmp_path_factory.mktemp("sharp") / "llm")

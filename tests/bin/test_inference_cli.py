@@ -13,15 +13,6 @@ from espnet2_bloomzmms.inference import BloomzMMS
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is faster, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def exp_dir(tiny_mms_dir, tiny_llm_dir, tmp_path_factory) -> Path:
     exp = tmp_path_factory.mktemp("exp")
