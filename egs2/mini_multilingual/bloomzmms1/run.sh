@@ -28,13 +28,13 @@ done
 if [ "${fast}" = true ]; then
     preset=(
         --local_data_opts "--langs ${langs} --max_train 4 --n_dev 2 --n_test 2"
-        --local_models_opts "--teach_steps 40 --teach_minutes 1"
+        --local_models_opts "--langs ${langs} --n_dev 2 --n_test 2 --teach_steps 40 --teach_minutes 1"
         --ctc_args "--max_epoch 1 --batch_bins 200000"
         --ce_args "--max_epoch 1 --batch_bins 200000"
         --decode_beams "1 2"
     )
 else
-    preset=(--local_data_opts "--langs ${langs}")
+    preset=(--local_data_opts "--langs ${langs}" --local_models_opts "--langs ${langs}")
 fi
 
 ./bloomzmms.sh "${preset[@]}" "${rest[@]}"

@@ -10,11 +10,12 @@
 set -euo pipefail
 mms=exp/models/mms; llm=exp/models/llm
 vocab_size=2000; hidden_size=256; num_layers=4; seed=0
-teach_steps=3000; teach_minutes=5
+teach_steps=3000; teach_minutes=5; langs=en,de,fr,es,sw,hi,ru; n_dev=20; n_test=20
 while [ $# -gt 0 ]; do
     case $1 in
         --mms) mms=$2 ;; --llm) llm=$2 ;; --vocab_size) vocab_size=$2 ;; --hidden_size) hidden_size=$2 ;;
         --num_layers) num_layers=$2 ;; --seed) seed=$2 ;; --teach_steps) teach_steps=$2 ;; --teach_minutes) teach_minutes=$2 ;;
+        --langs) langs=$2 ;; --n_dev) n_dev=$2 ;; --n_test) n_test=$2 ;;
         *) echo "local/make_models.sh: unknown option $1" >&2; exit 1 ;;
     esac
     shift 2
@@ -31,6 +32,8 @@ if [[ "${llm}" == exp/* ]] && [ ! -e "${llm}/config.json" ]; then
     cut -f4,5 local/data/instructions.tsv | sed 's/\\n/\n/g; s/\t/\n/' >> "${corpus}"
     [ -e "${init}/config.json" ] || python3 -m espnet2_bloomzmms.bin.make_tiny_checkpoints --llm_dir "${init}" \
         --text "${corpus}" --vocab_size "${vocab_size}" --hidden_size "${hidden_size}" --num_layers "${num_layers}" --seed "${seed}"
+    # same sentence split as local/data.sh: the LLM never sees dev/test sentences
     python3 local/teach_llm.py --llm_dir "${init}" --data_dir local/data --out_dir "${llm}" \
+        --langs ${langs//,/ } --n_dev "${n_dev}" --n_test "${n_test}" \
         --steps "${teach_steps}" --max_minutes "${teach_minutes}" --seed "${seed}"
 fi
