@@ -54,7 +54,10 @@ def main(cmd=None) -> dict:
     for t in templates:
         rendered = [t.render(names[utt2lang[u]]) for u in uids]
         prefixes, postfixes = [p for p, _ in rendered], [q for _, q in rendered]
-        spoken = model.batch(speech, prefixes=prefixes, postfixes=postfixes, batch_size=args.batch_size)
+        spoken = []
+        for i in range(0, len(uids), args.batch_size):
+            chunk = slice(i, i + args.batch_size)
+            spoken += model.batch(speech[chunk], prefixes=prefixes[chunk], postfixes=postfixes[chunk])
         written = llm.generate([(p, text[u], q) for u, (p, q) in zip(uids, rendered)], args.max_new_tokens, args.batch_size)
         spoken, written = [s.strip() for s in spoken], [w.strip() for w in written]
         agreement = sum(s == w for s, w in zip(spoken, written)) / len(uids)

@@ -65,10 +65,12 @@ require() {  # require PATH STAGE: PATH is made by stage STAGE
     [ -e "$1" ] || die "$1 is missing: run stage $2 first (./run.sh --stage $2)"
 }
 data_opts() {  # data_opts train|valid DIR: ESPnet's data options for a data dir
-    local d=$2 opts=(--"$1"_shape_file "$d/utt2num_samples")
-    opts+=(--"$1"_data_path_and_name_and_type "$d/wav.scp,speech,sound")
+    local d=$2
+    local opts=(--"$1"_shape_file "$d/utt2num_samples" --"$1"_data_path_and_name_and_type "$d/wav.scp,speech,sound")
     for f in text:text utt2lang:lang prefix:prefix postfix:postfix; do
-        [ -e "$d/${f%%:*}" ] && opts+=(--"$1"_data_path_and_name_and_type "$d/${f%%:*},${f##*:},text")
+        if [ -e "$d/${f%%:*}" ]; then
+            opts+=(--"$1"_data_path_and_name_and_type "$d/${f%%:*},${f##*:},text")
+        fi
     done
     echo "${opts[@]}"
 }

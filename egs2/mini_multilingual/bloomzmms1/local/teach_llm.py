@@ -21,6 +21,7 @@ imported by later stages; importing this file has no side effects.
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -262,20 +263,48 @@ class SyntheticSentences:
 # ---------------------------------------------------------------- training
 
 
-def make_batches(examples: list[Example], batch_size: int, rng: random.Random, bucket: int = 50):
-    """Endless stream of batches: shuffled epochs, lengths bucketed to limit padding."""
+def _epochs(items: list, rng: random.Random):
+    """Endless iterator over ``items``, reshuffled every epoch."""
     while True:
-        order = list(range(len(examples)))
+        order = list(items)
         rng.shuffle(order)
-        for start in range(0, len(order), batch_size * bucket):
-            chunk = sorted(
-                order[start : start + batch_size * bucket],
-                key=lambda i: len(examples[i].prompt_ids) + len(examples[i].answer_ids),
-            )
-            batches = [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-            rng.shuffle(batches)
-            for b in batches:
-                yield [examples[i] for i in b]
+        yield from order
+
+
+class ExampleStream:
+    """Training examples drawn one at a time: a task (weighted), then a real or synthetic example.
+
+    Real examples of a task come in reshuffled epochs over (train sentence x train template);
+    with probability ``synthetic`` the example is instead a fresh pseudo-sentence of a random
+    language with a random train template of the task.
+    """
+
+    def __init__(self, real: list[Example], synth: SyntheticSentences, make, templates: list[Template],
+                 langs: list[str], task_weights: dict[str, float], synthetic: float, rng: random.Random):
+        self.tasks = [t for t in TASKS if task_weights.get(t, 1.0) > 0 and any(x.task == t for x in templates)]
+        self.weights = [task_weights.get(t, 1.0) for t in self.tasks]
+        self.real = {t: _epochs([e for e in real if e.task == t], rng) for t in self.tasks}
+        self.templates = {t: [x for x in templates if x.task == t] for t in self.tasks}
+        self.synth, self.make, self.langs = synth, make, langs
+        self.synthetic, self.rng = synthetic, rng
+
+    def __call__(self) -> Example:
+        task = self.rng.choices(self.tasks, self.weights)[0]
+        if self.rng.random() >= self.synthetic:
+            return next(self.real[task])
+        lang = self.rng.choice(self.langs)
+        return self.make(lang, self.rng.choice(self.templates[task]), self.synth(self.rng, lang))
+
+
+def make_batches(draw, batch_size: int, rng: random.Random, bucket: int = 32):
+    """Endless stream of batches from ``draw()``; pools of ``bucket`` batches are sorted by
+    length before they are cut into batches (shuffled), to limit padding."""
+    while True:
+        pool = sorted((draw() for _ in range(batch_size * bucket)),
+                      key=lambda e: len(e.prompt_ids) + len(e.answer_ids))
+        batches = [pool[i : i + batch_size] for i in range(0, len(pool), batch_size)]
+        rng.shuffle(batches)
+        yield from batches
 
 
 def collate_train(batch: list[Example], pad_id: int):
@@ -417,6 +446,27 @@ def save_atomically(out_dir: Path, write) -> None:
 # ---------------------------------------------------------------- main
 
 
+def parse_task_weights(spec: str) -> dict[str, float]:
+    """``"repeat=2,language=1"`` -> ``{"repeat": 2.0, "language": 1.0}``."""
+    weights = {}
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        task, _, value = item.partition("=")
+        if task not in TASKS:
+            raise ValueError(f"--task_weights: unknown task {task!r}")
+        weights[task] = float(value)
+    return weights
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively here (AVX512-BF16 / AMX); else bf16 would be slow."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # noqa: BLE001 - private API; float32 is always safe
+        return False
+
+
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Teach a tiny BLOOM to follow the recipe's text instructions (stand-in for BLOOMZ).",
@@ -435,8 +485,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=("cosine", "linear"), default="cosine")
     p.add_argument("--weight_decay", type=float, default=0.01)
     p.add_argument("--grad_clip", type=float, default=1.0)
-    p.add_argument("--repeat_weight", type=float, default=1.0,
-                   help="sampling weight of 'repeat' examples relative to the other tasks")
+    p.add_argument("--task_weights", default="",
+                   help="sampling weights of tasks, e.g. 'repeat=2,language=1' (others: 1)")
     p.add_argument("--synthetic", type=float, default=0.5,
                    help="fraction of each batch made of fresh pseudo-sentences (train words of "
                         "the language in random order) with random train templates")
@@ -449,6 +499,9 @@ def get_parser() -> argparse.ArgumentParser:
                         "so it anneals fully even on a slower machine (not bit-reproducible)")
     p.add_argument("--log_every", type=int, default=50)
     p.add_argument("--num_threads", type=int, default=2)
+    p.add_argument("--autocast", choices=("auto", "bf16", "none"), default="auto",
+                   help="bf16 autocast for training (auto: where the CPU does bf16 natively); "
+                        "the model stays float32 and is evaluated and saved in float32")
     p.add_argument("--eval_batch_size", type=int, default=128)
     p.add_argument("--max_new_tokens", type=int, default=48)
     p.add_argument("--eval_train_templates", choices=("all", "cycle"), default="cycle",
@@ -483,11 +536,6 @@ def main(argv=None) -> dict:
 
     train_tmpl = [t for t in templates if t.split == "train"]
     train = build_examples(enc, eos_id, langs, {c: s["train"] for c, s in splits.items()}, train_tmpl)
-    if args.repeat_weight != 1.0:  # integer-ish oversampling of the ASR-critical task
-        rep = [e for e in train if e.task == "repeat"]
-        extra = int(round((args.repeat_weight - 1.0) * len(rep)))
-        random.Random(args.seed + 1).shuffle(rep)
-        train += [rep[i % len(rep)] for i in range(max(0, extra))]
     dev = build_examples(enc, eos_id, langs, {c: s["dev"] for c, s in splits.items()}, templates)
     if args.eval_train_templates == "cycle":
         by_task = {task: [t.id for t in train_tmpl if t.task == task] for task in TASKS}
@@ -512,18 +560,16 @@ def main(argv=None) -> dict:
         lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
     )
     budget_s = args.max_minutes * 60.0
-    n_synth = int(round(args.synthetic * args.batch_size))
-    batches = make_batches(train, args.batch_size - n_synth, random.Random(args.seed))
-    synth = SyntheticSentences({c: s["train"] for c, s in splits.items()})
-    synth_rng = random.Random(args.seed + 2)
-
-    def next_batch() -> list[Example]:
-        batch = next(batches) if n_synth < args.batch_size else []
-        for _ in range(n_synth):
-            code = synth_rng.choice(codes)
-            t = synth_rng.choice(train_tmpl)
-            batch.append(make_example(enc, eos_id, code, langs[code], t, synth(synth_rng, code), cache=False))
-        return batch
+    stream = ExampleStream(
+        train,
+        SyntheticSentences({c: s["train"] for c, s in splits.items()}),
+        lambda code, t, sentence: make_example(enc, eos_id, code, langs[code], t, sentence, cache=False),
+        train_tmpl, codes, parse_task_weights(args.task_weights), args.synthetic, random.Random(args.seed),
+    )
+    batches = make_batches(stream, args.batch_size, random.Random(args.seed + 1))
+    use_bf16 = args.autocast == "bf16" or (args.autocast == "auto" and cpu_has_fast_bf16())
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+    log(f"training with {'bf16 autocast' if use_bf16 else 'float32'}")
 
     model.train()
     history, run_loss, run_n, step = [], 0.0, 0, 0
@@ -542,8 +588,9 @@ def main(argv=None) -> dict:
         lr = args.lr * lr_factor(progress, args.warmup, args.schedule)
         for g in opt.param_groups:
             g["lr"] = lr
-        ids, mask, labels = collate_train(next_batch(), tokenizer.pad_token_id)
-        loss = answer_loss(model, ids, mask, labels)
+        ids, mask, labels = collate_train(next(batches), tokenizer.pad_token_id)
+        with autocast():
+            loss = answer_loss(model, ids, mask, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if args.grad_clip > 0:
@@ -577,6 +624,7 @@ def main(argv=None) -> dict:
         "train_cpu_seconds": train_cpu_s,
         "n_train_examples": len(train),
         "n_params": n_params,
+        "autocast_bf16": use_bf16,
         "model": {k: getattr(model.config, k) for k in ("hidden_size", "n_layer", "n_head", "vocab_size")},
         "torch": torch.__version__,
         "argv": sys.argv if argv is None else list(argv),
