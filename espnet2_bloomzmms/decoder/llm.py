@@ -141,7 +141,7 @@ class LLMDecoder(AbsDecoder):
                         module.reset_lora_parameters(adapter, True)
 
     def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
-        """Embeddings of token ids; negative ids (padding) give zero vectors' places."""
+        """Embeddings of token ids; negative ids (padding) are embedded as id 0 (packing drops them)."""
         return self.input_embeddings(token_ids.clamp(min=0))
 
     def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

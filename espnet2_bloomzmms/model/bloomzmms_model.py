@@ -152,7 +152,8 @@ class BloomzMMSModel(AbsESPnetModel):
         target = self.target_with_eos(text, text_lengths)
         target_lengths = text_lengths + 1
         emb = self.decoder.embed
-        segments = [emb(prefix), hs.to(emb(prefix).dtype), emb(postfix), emb(target)]
+        prefix_emb = emb(prefix)
+        segments = [prefix_emb, hs.to(prefix_emb.dtype), emb(postfix), emb(target)]
         lengths = [prefix_lengths, hs_lengths, postfix_lengths, target_lengths]
         inputs, mask = pack_segments(segments, lengths)
         ignore = [torch.full(s.shape[:2], IGNORE_ID, dtype=torch.long, device=hs.device) for s in segments[:3]]

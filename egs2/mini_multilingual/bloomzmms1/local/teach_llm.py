@@ -276,24 +276,34 @@ class ExampleStream:
 
     Real examples of a task come in reshuffled epochs over (train sentence x train template);
     with probability ``synthetic`` the example is instead a fresh pseudo-sentence of a random
-    language with a random train template of the task.
+    language with a random train template of the task. With probability ``mix`` its template
+    is a new one: the prefix of one train template of the task and the postfix of another.
     """
 
     def __init__(self, real: list[Example], synth: SyntheticSentences, make, templates: list[Template],
-                 langs: list[str], task_weights: dict[str, float], synthetic: float, rng: random.Random):
+                 langs: list[str], task_weights: dict[str, float], synthetic: float, rng: random.Random,
+                 mix: float = 0.0, sentences: Optional[dict[str, list[str]]] = None):
         self.tasks = [t for t in TASKS if task_weights.get(t, 1.0) > 0 and any(x.task == t for x in templates)]
         self.weights = [task_weights.get(t, 1.0) for t in self.tasks]
         self.real = {t: _epochs([e for e in real if e.task == t], rng) for t in self.tasks}
         self.templates = {t: [x for x in templates if x.task == t] for t in self.tasks}
         self.synth, self.make, self.langs = synth, make, langs
-        self.synthetic, self.rng = synthetic, rng
+        self.synthetic, self.rng, self.mix, self.sentences = synthetic, rng, mix, sentences
 
     def __call__(self) -> Example:
-        task = self.rng.choices(self.tasks, self.weights)[0]
-        if self.rng.random() >= self.synthetic:
+        rng = self.rng
+        task = rng.choices(self.tasks, self.weights)[0]
+        synthetic = rng.random() < self.synthetic
+        mixed = self.mix > 0 and rng.random() < self.mix
+        if not synthetic and not mixed:
             return next(self.real[task])
-        lang = self.rng.choice(self.langs)
-        return self.make(lang, self.rng.choice(self.templates[task]), self.synth(self.rng, lang))
+        lang = rng.choice(self.langs)
+        template = rng.choice(self.templates[task])
+        if mixed:
+            other = rng.choice(self.templates[task])
+            template = Template(f"{template.id}+{other.id}", task, "train", template.prefix, other.postfix)
+        sentence = self.synth(rng, lang) if synthetic else rng.choice(self.sentences[lang])
+        return self.make(lang, template, sentence)
 
 
 def make_batches(draw, batch_size: int, rng: random.Random, bucket: int = 32):
@@ -485,6 +495,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=("cosine", "linear"), default="cosine")
     p.add_argument("--weight_decay", type=float, default=0.01)
     p.add_argument("--grad_clip", type=float, default=1.0)
+    p.add_argument("--mix_templates", type=float, default=0.0,
+                   help="fraction of examples whose template joins the prefix of one train template "
+                        "with the postfix of another of the same task (more phrasings)")
     p.add_argument("--task_weights", default="",
                    help="sampling weights of tasks, e.g. 'repeat=2,language=1' (others: 1)")
     p.add_argument("--synthetic", type=float, default=0.5,
@@ -565,6 +578,7 @@ def main(argv=None) -> dict:
         SyntheticSentences({c: s["train"] for c, s in splits.items()}),
         lambda code, t, sentence: make_example(enc, eos_id, code, langs[code], t, sentence, cache=False),
         train_tmpl, codes, parse_task_weights(args.task_weights), args.synthetic, random.Random(args.seed),
+        mix=args.mix_templates, sentences={c: s["train"] for c, s in splits.items()},
     )
     batches = make_batches(stream, args.batch_size, random.Random(args.seed + 1))
     use_bf16 = args.autocast == "bf16" or (args.autocast == "auto" and cpu_has_fast_bf16())
