@@ -114,7 +114,7 @@ def main(cmd=None) -> None:
     todo = sorted({p for _, _, p in prompts.values()} - set(answers))
     logging.info(f"{len(prompts)} MI targets, {len(set(p for _, _, p in prompts.values()))} distinct prompts, {len(todo)} to generate")
     if todo:
-        generator = TextGenerator(args.llm, dtype=args.dtype, device=args.device)
+        generator = TextGenerator.from_pretrained(args.llm, dtype=args.dtype, device=args.device)
         for start in range(0, len(todo), args.batch_size * 16):
             chunk = todo[start : start + args.batch_size * 16]
             new = dict(zip(chunk, generator.generate(chunk, args.max_new_tokens, args.batch_size)))

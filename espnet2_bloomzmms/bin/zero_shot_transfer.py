@@ -48,7 +48,7 @@ def main(cmd=None) -> dict:
     device = "cuda" if args.ngpu > 0 else "cpu"
     model = BloomzMMS.from_pretrained(args.model_dir, device=device, max_new_tokens=args.max_new_tokens)
     speech = [soundfile.read(wav[u], dtype="float32")[0] for u in uids]
-    llm = TextGenerator(model.model.decoder.model_name_or_path, device=device)
+    llm = TextGenerator.from_pretrained(model.model.decoder.model_name_or_path, device=device)
 
     rows = []
     for t in templates:

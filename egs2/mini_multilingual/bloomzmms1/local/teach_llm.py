@@ -359,31 +359,9 @@ def lr_factor(progress: float, warmup: float, schedule: str) -> float:
 
 def generate_answers(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, batch_size: int):
     """Greedy continuations (decoded text up to EOS) of ``prompts``, batched with LEFT padding."""
-    import torch
+    from espnet2_bloomzmms.text_generation import TextGenerator
 
-    pad_id, eos_id = tokenizer.pad_token_id, tokenizer.eos_token_id
-    outputs: list[Optional[str]] = [None] * len(prompts)
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        width = max(len(prompts[i]) for i in idx)
-        ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(idx), width), dtype=torch.long)
-        for row, i in enumerate(idx):
-            p = prompts[i]
-            ids[row, width - len(p) :] = torch.tensor(p)
-            mask[row, width - len(p) :] = 1
-        with torch.no_grad():
-            out = model.generate(
-                input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                do_sample=False, num_beams=1, eos_token_id=eos_id, pad_token_id=pad_id,
-            )
-        for row, i in enumerate(idx):
-            new = out[row, width:].tolist()
-            if eos_id in new:
-                new = new[: new.index(eos_id)]
-            outputs[i] = tokenizer.decode(new, skip_special_tokens=True)
-    return outputs
+    return TextGenerator(model, tokenizer).generate_from_ids(prompts, max_new_tokens, batch_size)
 
 
 def evaluate(model, tokenizer, examples: list[Example], max_new_tokens: int, batch_size: int) -> dict:
