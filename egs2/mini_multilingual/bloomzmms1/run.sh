@@ -4,7 +4,7 @@
 # decoding, scoring, zero-shot instruction transfer, packing — on speech that espeak-ng
 # synthesises in 7 languages, on CPU, with no download.
 #
-#   ./run.sh                          # every stage (about 25 minutes on 2 CPU cores)
+#   ./run.sh                          # every stage (target: under 30 minutes on 2 CPU cores)
 #   ./run.sh --fast true              # a handful of utterances, one epoch each (CI)
 #   ./run.sh --stage 5 --stop_stage 6 # some stages; each is re-runnable
 #   ./run.sh --mms facebook/mms-1b-all --llm bigscience/bloomz-560m   # real models
