@@ -9,8 +9,8 @@
 # it is and nothing is written for it. Existing outputs are kept (the stage resumes).
 set -euo pipefail
 mms=exp/models/mms; llm=exp/models/llm
-vocab_size=500; hidden_size=128; num_layers=3; seed=0
-teach_steps=3000; teach_minutes=5; langs=en,de,fr,es,sw,hi,ru; n_dev=20; n_test=20
+vocab_size=2000; hidden_size=128; num_layers=2; seed=0
+teach_steps=3000; teach_minutes=6; langs=en,de,fr,es,sw,hi,ru; n_dev=20; n_test=20
 while [ $# -gt 0 ]; do
     case $1 in
         --mms) mms=$2 ;; --llm) llm=$2 ;; --vocab_size) vocab_size=$2 ;; --hidden_size) hidden_size=$2 ;;

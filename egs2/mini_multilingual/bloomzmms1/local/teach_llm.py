@@ -239,6 +239,16 @@ def build_examples(
     ]
 
 
+def token_copy_example(enc: SegmentEncoder, eos_id: int, langs: dict[str, str], rng: random.Random,
+                       templates: list[Template], ids: list[int]) -> Example:
+    """A ``repeat`` example whose "sentence" is the token sequence ``ids`` itself (any tokens)."""
+    code = rng.choice(list(langs))
+    t = rng.choice(templates)
+    prefix, postfix = t.fill(langs[code])
+    return Example(code, t.id, t.task, t.split, "", "", enc(prefix) + list(ids) + enc(postfix),
+                   list(ids) + [eos_id])
+
+
 class SyntheticSentences:
     """Fresh pseudo-sentences made of a language's TRAIN words, so that copying must be learnt.
 
@@ -282,16 +292,21 @@ class ExampleStream:
 
     def __init__(self, real: list[Example], synth: SyntheticSentences, make, templates: list[Template],
                  langs: list[str], task_weights: dict[str, float], synthetic: float, rng: random.Random,
-                 mix: float = 0.0, sentences: Optional[dict[str, list[str]]] = None):
+                 mix: float = 0.0, sentences: Optional[dict[str, list[str]]] = None,
+                 random_copy: float = 0.0, copy_tokens: Optional[list[int]] = None,
+                 copy_template=None):
         self.tasks = [t for t in TASKS if task_weights.get(t, 1.0) > 0 and any(x.task == t for x in templates)]
         self.weights = [task_weights.get(t, 1.0) for t in self.tasks]
         self.real = {t: _epochs([e for e in real if e.task == t], rng) for t in self.tasks}
         self.templates = {t: [x for x in templates if x.task == t] for t in self.tasks}
         self.synth, self.make, self.langs = synth, make, langs
         self.synthetic, self.rng, self.mix, self.sentences = synthetic, rng, mix, sentences
+        self.random_copy, self.copy_tokens, self.copy_template = random_copy, copy_tokens, copy_template
 
     def __call__(self) -> Example:
         rng = self.rng
+        if self.random_copy > 0 and rng.random() < self.random_copy:
+            return self.copy_template(rng, rng.choices(self.copy_tokens, k=rng.randint(6, 24)))
         task = rng.choices(self.tasks, self.weights)[0]
         synthetic = rng.random() < self.synthetic
         mixed = self.mix > 0 and rng.random() < self.mix
@@ -476,6 +491,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--mix_templates", type=float, default=0.0,
                    help="fraction of examples whose template joins the prefix of one train template "
                         "with the postfix of another of the same task (more phrasings)")
+    p.add_argument("--random_copy", type=float, default=0.0,
+                   help="fraction of examples that copy a random sequence of train-sentence tokens "
+                        "(a 'repeat' template around token ids, not text): copying for every token")
     p.add_argument("--task_weights", default="",
                    help="sampling weights of tasks, e.g. 'repeat=2,language=1' (others: 1)")
     p.add_argument("--synthetic", type=float, default=0.5,
@@ -557,6 +575,10 @@ def main(argv=None) -> dict:
         lambda code, t, sentence: make_example(enc, eos_id, code, langs[code], t, sentence, cache=False),
         train_tmpl, codes, parse_task_weights(args.task_weights), args.synthetic, random.Random(args.seed),
         mix=args.mix_templates, sentences={c: s["train"] for c, s in splits.items()},
+        random_copy=args.random_copy,
+        copy_tokens=sorted({i for c in codes for s in splits[c]["train"] for i in enc(s)}),
+        copy_template=lambda rng, ids: token_copy_example(
+            enc, eos_id, langs, rng, [t for t in train_tmpl if t.task == "repeat"], ids),
     )
     batches = make_batches(stream, args.batch_size, random.Random(args.seed + 1))
     use_bf16 = args.autocast == "bf16" or (args.autocast == "auto" and cpu_has_fast_bf16())
