@@ -87,6 +87,24 @@ def test_data_files():
     assert [len(split[k]) for k in ("train", "dev", "test")] == [200, 20, 20]
 
 
+def test_synthetic_sentences():
+    import random
+
+    sentences = {c: tl.load_sentences(DATA, c)[:200] for c in ("es", "hi")}
+    synth = tl.SyntheticSentences(sentences, novel_words=0.3)
+    rng_a, rng_b = random.Random(0), random.Random(0)
+    made = [synth(rng_a, "es") for _ in range(50)]
+    assert made == [synth(rng_b, "es") for _ in range(50)]  # seeded
+    assert len(set(made)) == 50 and not set(made) & set(sentences["es"])  # new sentences
+    rng = random.Random(1)
+    for lang in sentences:
+        for _ in range(100):
+            s = synth(rng, lang)
+            assert 4 <= len(s.split()) <= 9 and s[-1] in ".?", s
+            for task in tl.TASKS:
+                assert tl.answer(task, s, "X")  # every task has an answer
+
+
 def test_main_few_steps(tmp_path, capsys):
     llm_dir = write_tiny_bloom(
         tmp_path / "tiny", tl.tokenizer_texts(DATA), vocab_size=400, hidden_size=32, n_layer=1, n_head=2
@@ -94,8 +112,10 @@ def test_main_few_steps(tmp_path, capsys):
     out_dir = tmp_path / "taught"
     result = tl.main([
         "--llm_dir", str(llm_dir), "--data_dir", str(DATA), "--out_dir", str(out_dir),
-        "--langs", "es", "hi", "ru", "--n_dev", "2", "--steps", "40", "--batch_size", "16",
-        "--lr", "1e-2", "--log_every", "10", "--max_new_tokens", "6", "--max_minutes", "2",
+        "--langs", "es", "hi", "ru", "--n_dev", "2", "--n_test", "200", "--steps", "40",
+        "--batch_size", "16", "--lr", "1e-2", "--log_every", "10", "--max_new_tokens", "6",
+        "--max_minutes", "2", "--synthetic", "0.5", "--novel_words", "0.3", "--random_copy", "0.1",
+        "--mix_templates", "0.2",
     ])
     logged = capsys.readouterr().out
 

@@ -256,18 +256,34 @@ class SyntheticSentences:
     and final ``.``/``?`` look real) and draws the words between from all inner words of the
     language's train sentences; it has as many words as real ones (4 to 9 here). Without
     them a small LM memorizes the few hundred train sentences instead of reading its input.
+    With probability ``novel_words`` a word is replaced by a new one, the start of one word
+    spliced to the end of another (``Spa|nien`` + ``Mar|melade`` -> ``Spamelade``): unseen
+    words, as in dev/test sentences, that no memorized spelling helps to copy.
     """
 
-    def __init__(self, sentences: dict[str, list[str]]):
+    def __init__(self, sentences: dict[str, list[str]], novel_words: float = 0.0):
         self.sentences = {c: [s.split() for s in sents] for c, sents in sentences.items()}
         self.inner = {c: [w for s in ws for w in s[1:-1]] for c, ws in self.sentences.items()}
+        self.long = {c: [w for w in ws if len(w) > 1] for c, ws in self.inner.items()}
         lengths = [len(s) for ws in self.sentences.values() for s in ws]
         self.min_len, self.max_len = max(3, min(lengths)), max(lengths)
+        self.novel_words = novel_words
+
+    def _splice(self, rng: random.Random, head: str, tail: str) -> str:
+        if len(head) < 2 or len(tail) < 2:
+            return head
+        return head[: rng.randint(1, len(head) - 1)] + tail[rng.randint(1, len(tail) - 1) :]
 
     def __call__(self, rng: random.Random, lang: str) -> str:
-        words = rng.choice(self.sentences[lang])
+        first, *_, last = rng.choice(self.sentences[lang])
         n_inner = rng.randint(self.min_len, self.max_len) - 2 if self.inner[lang] else 0
-        return " ".join([words[0], *rng.choices(self.inner[lang], k=n_inner), words[-1]])
+        words = [first, *rng.choices(self.inner[lang], k=n_inner), last]
+        if self.novel_words > 0 and self.long[lang]:
+            for k, w in enumerate(words):
+                if rng.random() < self.novel_words:
+                    other = rng.choice(self.long[lang])
+                    words[k] = self._splice(rng, other, w) if k == len(words) - 1 else self._splice(rng, w, other)
+        return " ".join(words)
 
 
 # ---------------------------------------------------------------- training
@@ -491,6 +507,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--mix_templates", type=float, default=0.0,
                    help="fraction of examples whose template joins the prefix of one train template "
                         "with the postfix of another of the same task (more phrasings)")
+    p.add_argument("--novel_words", type=float, default=0.0,
+                   help="probability that a word of a pseudo-sentence is a new word spliced from "
+                        "two train words (copying unseen words)")
     p.add_argument("--random_copy", type=float, default=0.0,
                    help="fraction of examples that copy a random sequence of train-sentence tokens "
                         "(a 'repeat' template around token ids, not text): copying for every token")
@@ -571,7 +590,7 @@ def main(argv=None) -> dict:
     budget_s = args.max_minutes * 60.0
     stream = ExampleStream(
         train,
-        SyntheticSentences({c: s["train"] for c, s in splits.items()}),
+        SyntheticSentences({c: s["train"] for c, s in splits.items()}, args.novel_words),
         lambda code, t, sentence: make_example(enc, eos_id, code, langs[code], t, sentence, cache=False),
         train_tmpl, codes, parse_task_weights(args.task_weights), args.synthetic, random.Random(args.seed),
         mix=args.mix_templates, sentences={c: s["train"] for c, s in splits.items()},
