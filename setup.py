@@ -23,6 +23,7 @@ setup(
         "torch>=2.1",
         "torchaudio",
         "transformers>=4.56",
+        "huggingface_hub>=0.34",
         "peft>=0.13",
         "tokenizers",
         "sentencepiece",
@@ -46,6 +47,7 @@ setup(
             "bloomzmms-infer=espnet2_bloomzmms.bin.inference:main",
             "bloomzmms-score-asr=espnet2_bloomzmms.bin.score_asr:main",
             "bloomzmms-pack=espnet2_bloomzmms.bin.pack:main",
+            "bloomzmms-upload=espnet2_bloomzmms.bin.upload:main",
             "bloomzmms-make-tiny=espnet2_bloomzmms.bin.make_tiny_checkpoints:main",
         ]
     },

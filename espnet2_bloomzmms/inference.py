@@ -13,7 +13,15 @@ embedded with the LLM's own token embeddings, and each utterance's
 ``[prefix ; speech ; postfix]`` is packed with LEFT padding (``pack_segments``), so
 every prompt ends at the last position and the LLM continues all of them in step;
 BLOOM's ALiBi biases come from the attention mask, so an utterance decodes the same
-alone as in a padded batch. The frozen LLM then runs ``generate`` with a KV cache.
+alone as in a padded batch. The frozen LLM then runs ``generate`` with a KV cache
+(``use_cache=False``: greedy search recomputing the whole sequence each step, for
+comparison).
+
+Bad input: audio at another sample rate is resampled when the caller says its rate
+(``fs=``); audio longer than ``chunk_seconds`` is cut at low-energy points
+(:mod:`espnet2_bloomzmms.audio_chunking`), each chunk decoded, and the answers joined;
+empty, too short, non-mono or non-finite audio, and prompts beyond the LLM's context are
+refused with an error naming the utterance.
 
 Everything here is a thin layer over the model built by :class:`BloomzMMSTask`; ESPnet's
 ``ASRTask``/``Speech2Text`` are not used (they would build ESPnet's ASR model).
@@ -23,6 +31,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
+import tempfile
 import warnings
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -30,14 +40,17 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
-from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+from transformers import LogitsProcessorList, NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
+from espnet2_bloomzmms.audio_chunking import join_texts, split_long_audio
 from espnet2_bloomzmms.layers.packing import pack_segments
-from espnet2_bloomzmms.model_archive import find_model_file, unpack_model
+from espnet2_bloomzmms.model_archive import find_model_file, packed_model_files, unpack_model
 from espnet2_bloomzmms.preprocessor import BloomzMMSPreprocessor
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
+from espnet2_bloomzmms.utils.hf_loading import looks_like_path
 
-__all__ = ["BloomzMMS", "Encoded", "find_model_file", "llm_context_length", "unpack_model"]
+__all__ = ["BloomzMMS", "Encoded", "default_instructions", "find_model_file", "llm_context_length", "resample",
+           "unpack_model"]
 
 SAMPLE_RATE = 16000
 MIN_SAMPLES = 400  # the receptive field of a wav2vec2 frame
@@ -53,10 +66,32 @@ _NO_CONTEXT_LIMIT_MODEL_TYPES = frozenset({"bloom"})
 
 
 class Encoded(NamedTuple):
-    """Speech embeddings in the LLM's width: (B, T, H) and the valid lengths (B,)."""
+    """Speech embeddings in the LLM's width: (B, T, H) and the valid lengths (B,).
+
+    ``chunks``: how many consecutive rows each utterance was cut into (long audio, see
+    ``chunk_seconds``); None when every utterance is one row.
+    """
 
     hs: torch.Tensor
     lengths: torch.Tensor
+    chunks: Optional[Tuple[int, ...]] = None
+
+    def row_names(self) -> List[str]:
+        """``utterance i`` (``utterance i, chunk j/n``) for each row, for error messages."""
+        if self.chunks is None:
+            return [f"utterance {i}" for i in range(len(self.hs))]
+        return [f"utterance {i}" + (f", chunk {j + 1}/{n}" if n > 1 else "")
+                for i, n in enumerate(self.chunks) for j in range(n)]
+
+    def join(self, texts: Sequence[str]) -> List[str]:
+        """One text per utterance from one per row (chunk answers joined)."""
+        if self.chunks is None:
+            return list(texts)
+        out, start = [], 0
+        for n in self.chunks:
+            out.append(join_texts(texts[start : start + n]))
+            start += n
+        return out
 
 
 def llm_context_length(llm, tokenizer) -> Optional[int]:
@@ -101,6 +136,28 @@ def _load_state_dict(model: torch.nn.Module, model_file: Union[str, Path], devic
         raise RuntimeError(f"{model_file} does not fit the model its config builds: {e}") from e
 
 
+def default_instructions(preprocessor_conf: Optional[dict]) -> Tuple[str, str]:
+    """The (prefix, postfix) training used where a data dir gave none: the config's
+    ``preprocessor_conf`` values, else the preprocessor's own defaults."""
+    conf = dict(preprocessor_conf or {})
+    defaults = {k: p.default for k, p in inspect.signature(BloomzMMSPreprocessor).parameters.items()}
+    return (conf.get("default_prefix", defaults["default_prefix"]),
+            conf.get("default_postfix", defaults["default_postfix"]))
+
+
+def resample(wave: torch.Tensor, fs: int, name: str = "utterance") -> torch.Tensor:
+    """``wave`` at ``fs`` Hz resampled to 16 kHz (polyphase filter, scipy)."""
+    if isinstance(fs, bool) or not isinstance(fs, (int, np.integer)) or fs <= 0:
+        raise ValueError(f"{name}: fs must be a positive integer sample rate in Hz, got {fs!r}")
+    if fs == SAMPLE_RATE:
+        return wave
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(fs), SAMPLE_RATE)
+    out = resample_poly(wave.double().cpu().numpy(), SAMPLE_RATE // g, int(fs) // g)
+    return torch.from_numpy(out).to(wave.dtype)
+
+
 def cast_llm(model: torch.nn.Module, dtype: Union[str, torch.dtype]) -> None:
     """Cast the model's LLM (with its LoRA adapters) to ``dtype``."""
     if isinstance(dtype, str):
@@ -138,8 +195,13 @@ class BloomzMMS:
         default_prefix, default_postfix: the instruction used when a call gives none;
             by default the training config's ``preprocessor_conf`` values (else the
             preprocessor's own defaults).
-        max_seconds: refuse longer audio (ValueError); None for no limit. Long audio is
-            not chunked.
+        max_seconds: refuse longer audio (ValueError); None for no limit.
+        chunk_seconds: cut audio longer than this into chunks of at most this length
+            at low-energy points, decode each and join the answers (the CTC output
+            too); None decodes any length in one piece. The model saw utterances of at
+            most ~30 s in training. Not for ``allowed_answers`` (refused).
+        use_cache: generate with the LLM's KV cache (the default); False recomputes
+            the whole sequence at every step (greedy search only), to measure the cache.
     """
 
     def __init__(
@@ -156,6 +218,8 @@ class BloomzMMS:
         default_prefix: Optional[str] = None,
         default_postfix: Optional[str] = None,
         max_seconds: Optional[float] = None,
+        chunk_seconds: Optional[float] = None,
+        use_cache: bool = True,
     ):
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
@@ -163,6 +227,10 @@ class BloomzMMS:
             raise ValueError(f"num_beams must be >= 1, got {num_beams}")
         if max_seconds is not None and max_seconds <= 0:
             raise ValueError(f"max_seconds must be positive or None, got {max_seconds}")
+        if chunk_seconds is not None and chunk_seconds <= 0:
+            raise ValueError(f"chunk_seconds must be positive or None, got {chunk_seconds}")
+        if not use_cache and num_beams > 1:
+            raise ValueError("use_cache=False is implemented for greedy search only (num_beams=1)")
         model, args = BloomzMMSTask.build_model_from_file(str(config_file), None, device)
         if model_file is not None:
             _load_state_dict(model, model_file, device)
@@ -182,13 +250,11 @@ class BloomzMMS:
         self.repetition_penalty = repetition_penalty
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.max_seconds = max_seconds
-        conf = dict(getattr(args, "preprocessor_conf", None) or {})
-        defaults = {k: p.default for k, p in inspect.signature(BloomzMMSPreprocessor).parameters.items()}
-        if default_prefix is None:
-            default_prefix = conf.get("default_prefix", defaults["default_prefix"])
-        if default_postfix is None:
-            default_postfix = conf.get("default_postfix", defaults["default_postfix"])
-        self.default_prefix, self.default_postfix = default_prefix, default_postfix
+        self.chunk_seconds = chunk_seconds
+        self.use_cache = use_cache
+        trained = default_instructions(getattr(args, "preprocessor_conf", None))
+        self.default_prefix = trained[0] if default_prefix is None else default_prefix
+        self.default_postfix = trained[1] if default_postfix is None else default_postfix
         #: positions the LLM can attend over (None: no hard limit, e.g. BLOOM's ALiBi)
         self.context_length = llm_context_length(self.llm, self.tokenizer)
         self.eos_token_id = model.decoder.eos_token_id
@@ -196,19 +262,40 @@ class BloomzMMS:
         self.pad_token_id = pad if pad is not None else self.eos_token_id
 
     @classmethod
-    def from_pretrained(cls, path: Union[str, Path], **kwargs) -> "BloomzMMS":
+    def from_pretrained(
+        cls,
+        path: Union[str, Path],
+        revision: Optional[str] = None,
+        cache_dir: Union[str, Path, None] = None,
+        token: Union[str, bool, None] = None,
+        endpoint: Optional[str] = None,
+        **kwargs,
+    ) -> "BloomzMMS":
         """From an experiment directory (``config.yaml`` + the model file chosen by
-        :func:`find_model_file`) or a packed ``.zip`` (see :func:`unpack_model`)."""
-        path = Path(path)
-        if path.is_file() and path.suffix == ".zip":
-            config_file, model_file = unpack_model(path)
-        elif path.is_dir():
-            config_file = path / "config.yaml"
+        :func:`find_model_file`), a packed ``.zip`` (see :func:`unpack_model`), or a
+        model uploaded to the Hugging Face hub (``owner/name``; see
+        :mod:`espnet2_bloomzmms.hub`; ``revision``, ``cache_dir``, ``token`` and
+        ``endpoint`` apply to that download only)."""
+        local = Path(path)
+        if local.is_file() and local.suffix == ".zip":
+            config_file, model_file = unpack_model(local)
+        elif local.is_dir():
+            config_file = local / "config.yaml"
             if not config_file.is_file():
-                raise FileNotFoundError(f"{path}: no config.yaml (not an experiment directory)")
-            model_file = find_model_file(path)
+                raise FileNotFoundError(f"{local}: no config.yaml (not an experiment directory)")
+            model_file = find_model_file(local)
+        elif not looks_like_path(str(path)) and str(path).count("/") == 1:
+            from espnet2_bloomzmms.hub import download_model
+
+            root = download_model(str(path), revision=revision, cache_dir=cache_dir, token=token,
+                                  endpoint=endpoint, context="neither a local experiment directory nor a .zip, ")
+            with tempfile.TemporaryDirectory() as tmp:  # the config is read while the model is built
+                config_file, model_file = packed_model_files(root, Path(tmp) / "config.yaml")
+                logging.info("decoding with %s from %s", model_file, path)
+                return cls(config_file, model_file, **kwargs)
         else:
-            raise FileNotFoundError(f"{path}: neither an experiment directory nor a packed .zip model")
+            raise FileNotFoundError(f"{path}: neither an experiment directory nor a packed .zip model "
+                                    "(nor a hub name owner/name)")
         logging.info("decoding with %s and %s", config_file, model_file)
         return cls(config_file, model_file, **kwargs)
 
@@ -219,9 +306,10 @@ class BloomzMMS:
         prefix: Optional[str] = None,
         postfix: Optional[str] = None,
         allowed_answers: Optional[Sequence[str]] = None,
+        fs: Optional[int] = None,
     ) -> str:
-        """Text for one 16 kHz mono waveform."""
-        return self.batch([speech], prefix, postfix, allowed_answers=allowed_answers)[0]
+        """Text for one mono waveform (16 kHz unless ``fs`` says otherwise)."""
+        return self.batch([speech], prefix, postfix, allowed_answers=allowed_answers, fs=fs)[0]
 
     def batch(
         self,
@@ -229,22 +317,25 @@ class BloomzMMS:
         prefixes: Instructions = None,
         postfixes: Instructions = None,
         allowed_answers: Optional[Sequence[str]] = None,
+        fs: Optional[int] = None,
     ) -> List[str]:
         """Texts for waveforms of any lengths; an instruction for all (a string) or one
-        per utterance (a list; None entries take the default).
+        per utterance (a list; None entries take the default). ``fs``: the waveforms'
+        sample rate when not 16 kHz (they are resampled).
 
         With ``allowed_answers`` nothing is generated: each utterance gets the answer
         the LLM finds most likely (:meth:`answer_scores`), e.g. for classification.
         """
-        return self.generate(self.encode(speeches), prefixes, postfixes, allowed_answers)
+        return self.generate(self.encode(speeches, fs), prefixes, postfixes, allowed_answers)
 
-    def ctc_greedy(self, speeches: Sequence[Speech]) -> List[str]:
+    def ctc_greedy(self, speeches: Sequence[Speech], fs: Optional[int] = None) -> List[str]:
         """Greedy (best path) texts of the LLM-tied CTC head."""
-        return self.ctc_texts(self.encode(speeches))
+        return self.ctc_texts(self.encode(speeches, fs))
 
     # ---------------------------------------------------------------- steps
-    def check_speech(self, speech: Speech, name: str = "utterance") -> torch.Tensor:
-        """A 1-D float tensor of the waveform, or a ValueError saying what is wrong."""
+    def check_speech(self, speech: Speech, name: str = "utterance", fs: Optional[int] = None) -> torch.Tensor:
+        """A 1-D float tensor of the waveform at 16 kHz (resampled from ``fs`` Hz when
+        given), or a ValueError saying what is wrong."""
         x = torch.as_tensor(np.asarray(speech) if not isinstance(speech, torch.Tensor) else speech)
         if x.ndim == 2 and 1 in x.shape:
             x = x.reshape(-1)
@@ -252,6 +343,10 @@ class BloomzMMS:
             raise ValueError(f"{name}: speech must be a mono waveform (1-D), got shape {tuple(x.shape)}")
         if x.numel() == 0:
             raise ValueError(f"{name}: speech is empty (0 samples)")
+        if fs is not None:
+            if not torch.is_floating_point(x):
+                raise ValueError(f"{name}: speech must be float samples, got {x.dtype}")
+            x = resample(x, fs, name)
         if x.numel() < MIN_SAMPLES:
             raise ValueError(f"{name}: speech is {x.numel()} samples long, shorter than one wav2vec2 frame "
                              f"({MIN_SAMPLES} samples, 25 ms)")
@@ -260,20 +355,26 @@ class BloomzMMS:
         if self.max_seconds is not None and x.numel() > self.max_seconds * SAMPLE_RATE:
             raise ValueError(
                 f"{name}: speech is {x.numel() / SAMPLE_RATE:.1f} s long, more than max_seconds="
-                f"{self.max_seconds:g} (long audio is not chunked yet; split it first)"
+                f"{self.max_seconds:g}"
             )
         if not torch.isfinite(x).all():
             raise ValueError(f"{name}: speech contains NaN or infinite samples")
         return x
 
     @torch.no_grad()
-    def encode(self, speeches: Sequence[Speech]) -> Encoded:
-        """Speech embeddings in the LLM's width for a batch of waveforms."""
+    def encode(self, speeches: Sequence[Speech], fs: Optional[int] = None) -> Encoded:
+        """Speech embeddings in the LLM's width for a batch of waveforms (16 kHz, or
+        ``fs`` Hz resampled); audio longer than ``chunk_seconds`` becomes several rows."""
         if isinstance(speeches, (np.ndarray, torch.Tensor)) and np.ndim(speeches) == 1:
             raise TypeError("pass a list of waveforms (or call the object for one waveform)")
-        waves = [self.check_speech(s, f"utterance {i}") for i, s in enumerate(speeches)]
+        waves = [self.check_speech(s, f"utterance {i}", fs) for i, s in enumerate(speeches)]
         if not waves:
             raise ValueError("no speech given")
+        chunks = None
+        if self.chunk_seconds is not None and any(len(w) > self.chunk_seconds * SAMPLE_RATE for w in waves):
+            pieces = [split_long_audio(w, SAMPLE_RATE, self.chunk_seconds) for w in waves]
+            chunks = tuple(len(p) for p in pieces)
+            waves = [c for p in pieces for c in p]
         dtype = next(self.model.frontend.parameters()).dtype
         lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
         batch = torch.zeros(len(waves), int(lengths.max()), dtype=dtype)
@@ -289,11 +390,12 @@ class BloomzMMS:
         # no frame for; alone, it would fail above: refuse it the same way in both)
         too_short = [i for i, (n, m) in enumerate(zip(hs_lengths.tolist(), enc_lengths.tolist())) if min(n, m) <= 0]
         if too_short:
-            raise ValueError(
-                f"utterance(s) {too_short}: too short to give any speech embedding "
-                f"({[len(waves[i]) for i in too_short]} samples)"
-            )
-        return Encoded(hs, hs_lengths)
+            samples = [len(waves[i]) for i in too_short]
+            if chunks is not None:
+                names = Encoded(hs, hs_lengths, chunks).row_names()
+                too_short = [names[i] for i in too_short]
+            raise ValueError(f"utterance(s) {too_short}: too short to give any speech embedding ({samples} samples)")
+        return Encoded(hs, hs_lengths, chunks)
 
     @torch.no_grad()
     def generate(
@@ -308,13 +410,14 @@ class BloomzMMS:
             scores = self.answer_scores(encoded, allowed_answers, prefixes, postfixes)
             return [allowed_answers[i] for i in scores.argmax(1).tolist()]
         out = self.generate_ids(encoded, prefixes, postfixes)
-        return [self.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in out]
+        return encoded.join([self.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in out])
 
     @torch.no_grad()
     def generate_ids(
         self, encoded: Encoded, prefixes: Instructions = None, postfixes: Instructions = None
     ) -> List[List[int]]:
-        """The generated token ids per utterance, up to and including EOS if generated."""
+        """The generated token ids per row of ``encoded`` (per utterance, or per chunk of
+        a chunked one), up to and including EOS if generated."""
         inputs, mask = self.prompt(encoded, prefixes, postfixes, extra=self.max_new_tokens)
         # transformers' own repetition penalty skips as many leading ids as a row has
         # left padding, assuming the ids include the prompt; with embeddings they are only
@@ -322,6 +425,13 @@ class BloomzMMS:
         processors = LogitsProcessorList()
         if self.repetition_penalty != 1.0:
             processors.append(RepetitionPenaltyLogitsProcessor(float(self.repetition_penalty)))
+        if not self.use_cache:
+            if self.num_beams > 1:
+                raise ValueError("use_cache=False is implemented for greedy search only (num_beams=1)")
+            if self.no_repeat_ngram_size > 0:
+                processors.append(NoRepeatNGramLogitsProcessor(self.no_repeat_ngram_size))
+            out = self._greedy_without_cache(inputs, mask, processors)
+            return [self._until_eos(seq) for seq in out.tolist()]
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_PENALTY_WARNINGS)
             out = self.llm.generate(
@@ -339,17 +449,34 @@ class BloomzMMS:
             )
         # With embeddings only (no input_ids) the output holds just the new tokens;
         # finished sequences are padded after their EOS.
-        ids = []
-        for seq in out.tolist():
-            if self.eos_token_id in seq:
-                seq = seq[: seq.index(self.eos_token_id) + 1]
-            ids.append(seq)
+        return [self._until_eos(seq) for seq in out.tolist()]
+
+    def _until_eos(self, seq: List[int]) -> List[int]:
+        return seq[: seq.index(self.eos_token_id) + 1] if self.eos_token_id in seq else seq
+
+    def _greedy_without_cache(self, inputs: torch.Tensor, mask: torch.Tensor, processors) -> torch.Tensor:
+        """Greedy search that reruns the LLM over the whole sequence for every new token
+        (no KV cache): (B, steps) ids, padded after EOS like ``generate``'s."""
+        decoder = self.model.decoder
+        ids = torch.zeros(inputs.size(0), 0, dtype=torch.long, device=inputs.device)
+        done = torch.zeros(inputs.size(0), dtype=torch.bool, device=inputs.device)
+        seq, mask = inputs, mask.long()
+        for _ in range(self.max_new_tokens):
+            scores = processors(ids, decoder.logits(decoder(seq, mask)[:, -1]))
+            token = torch.where(done, self.pad_token_id, scores.argmax(-1))
+            ids = torch.cat([ids, token[:, None]], dim=1)
+            done |= token == self.eos_token_id
+            if done.all():
+                break
+            seq = torch.cat([seq, decoder.embed(token)[:, None].to(seq.dtype)], dim=1)
+            mask = torch.cat([mask, mask.new_ones(mask.size(0), 1)], dim=1)
         return ids
 
     @torch.no_grad()
     def ctc_texts(self, encoded: Encoded) -> List[str]:
+        """Greedy texts of the CTC head per utterance (chunk outputs joined)."""
         ids = self.model.ctc.greedy_ids(encoded.hs, encoded.lengths)
-        return [self.tokenizer.decode(seq, skip_special_tokens=True).strip() for seq in ids]
+        return encoded.join([self.tokenizer.decode(seq, skip_special_tokens=True).strip() for seq in ids])
 
     @torch.no_grad()
     def answer_scores(
@@ -368,13 +495,19 @@ class BloomzMMS:
         """
         if not isinstance(encoded, Encoded):
             encoded = self.encode(encoded)
+        if encoded.chunks is not None:
+            long = [i for i, n in enumerate(encoded.chunks) if n > 1]
+            raise ValueError(
+                f"utterance(s) {long}: longer than chunk_seconds={self.chunk_seconds:g}; answers cannot "
+                "be scored over chunks: raise chunk_seconds (or set it to None) for allowed_answers"
+            )
         answers = list(answers)
         if not answers or not all(isinstance(a, str) for a in answers):
             raise ValueError(f"allowed_answers must be a non-empty list of strings, got {answers!r}")
         cand = [self._tokenize(a) + [self.eos_token_id] for a in answers]
         cand_ids, cand_lens = self._pad_ids(cand)
         longest = int(cand_lens.max())
-        pre_ids, pre_lens, post_ids, post_lens = self._instructions(len(encoded.hs), prefixes, postfixes)
+        pre_ids, pre_lens, post_ids, post_lens = self._instructions(encoded, prefixes, postfixes)
         self._check_context(encoded, pre_lens, post_lens, extra=longest)
         emb = self.model.decoder.embed
         cand_emb = emb(cand_ids)
@@ -404,7 +537,7 @@ class BloomzMMS:
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """``[E(prefix) ; speech ; E(postfix)]`` per utterance, LEFT-padded: (B, T, H) and
         the (B, T) mask of real positions. ``extra`` positions must fit after it."""
-        pre_ids, pre_lens, post_ids, post_lens = self._instructions(len(encoded.hs), prefixes, postfixes)
+        pre_ids, pre_lens, post_ids, post_lens = self._instructions(encoded, prefixes, postfixes)
         self._check_context(encoded, pre_lens, post_lens, extra)
         emb = self.model.decoder.embed
         pre, post = emb(pre_ids), emb(post_ids)
@@ -416,13 +549,14 @@ class BloomzMMS:
         if self.context_length is None:
             return
         total = pre_lens.cpu() + encoded.lengths.cpu() + post_lens.cpu()
-        for i, n in enumerate(total.tolist()):
+        for name, i, n in zip(encoded.row_names(), range(len(total)), total.tolist()):
             if n + extra > self.context_length:
                 raise ValueError(
-                    f"utterance {i}: the prompt takes {n} positions (instruction "
+                    f"{name}: the prompt takes {n} positions (instruction "
                     f"{int(pre_lens[i]) + int(post_lens[i])} tokens + {int(encoded.lengths[i])} speech "
                     f"frames) and up to {extra} more are generated/scored, beyond the LLM's context "
-                    f"of {self.context_length}; use shorter audio or instructions, or fewer max_new_tokens"
+                    f"of {self.context_length}; use shorter audio (chunk_seconds) or instructions, "
+                    "or fewer max_new_tokens"
                 )
 
     def _tokenize(self, text: str) -> List[int]:
@@ -443,7 +577,11 @@ class BloomzMMS:
             raise ValueError(f"{len(value)} {what}es for {n} utterances: give one {what} or one per utterance")
         return [default if v is None else v for v in value]
 
-    def _instructions(self, n: int, prefixes: Instructions, postfixes: Instructions):
-        pre = self._resolve(prefixes, self.default_prefix, n, "prefix")
-        post = self._resolve(postfixes, self.default_postfix, n, "postfix")
+    def _instructions(self, encoded: Encoded, prefixes: Instructions, postfixes: Instructions):
+        """Token ids and lengths of each row's prefix and postfix (a chunk takes its utterance's)."""
+        per_utt = encoded.chunks or (1,) * len(encoded.hs)
+        pre = self._resolve(prefixes, self.default_prefix, len(per_utt), "prefix")
+        post = self._resolve(postfixes, self.default_postfix, len(per_utt), "postfix")
+        pre = [p for p, n in zip(pre, per_utt) for _ in range(n)]
+        post = [p for p, n in zip(post, per_utt) for _ in range(n)]
         return (*self._pad_ids([self._tokenize(t) for t in pre]), *self._pad_ids([self._tokenize(t) for t in post]))

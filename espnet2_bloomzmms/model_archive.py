@@ -110,6 +110,64 @@ def pack_model(model_dir, output, results: Optional[str] = None, model_file=None
     return output
 
 
+def read_meta(text: Optional[bytes], source) -> dict:
+    """The archive's ``meta.yaml`` contents, or an :class:`ArchiveError` saying why this
+    version cannot read ``source`` (no meta.yaml, or another archive format)."""
+    if text is None:
+        raise ArchiveError(f"{source} is not a BLOOMZMMS model archive (no meta.yaml)")
+    meta = yaml.safe_load(text)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        meta = meta if isinstance(meta, dict) else {}
+        raise ArchiveError(
+            f"{source} has archive format {meta.get('format')} (espnet2_bloomzmms "
+            f"{meta.get('espnet2_bloomzmms')}); this version reads format {FORMAT_VERSION}"
+        )
+    return meta
+
+
+def extract_archive(archive, dest) -> dict:
+    """Check ``archive``'s format, extract it as packed into ``dest`` (base-model paths
+    in its config stay relative) and return its meta. No member may leave ``dest``."""
+    archive, dest = Path(archive), Path(dest)
+    with zipfile.ZipFile(archive) as zf:
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+        meta = read_meta(zf.read("meta.yaml") if "meta.yaml" in names else None, archive)
+        root = dest.resolve()
+        for name in names:
+            if root not in (dest / name).resolve().parents:
+                raise ArchiveError(f"{archive}: member {name!r} would be written outside {dest}")
+        zf.extractall(dest, members=names)
+    return meta
+
+
+def localize_config(config: dict, root, final_root=None) -> dict:
+    """Point the config's relative base-model paths (``base_models/decoder``) that exist
+    under ``root`` at ``final_root`` (default ``root``), as absolute paths."""
+    root = Path(root)
+    final_root = Path(final_root) if final_root is not None else root
+    for section, key in BASE_MODEL_KEYS:
+        name = config.get(section, {}).get(key)
+        if name and not Path(name).is_absolute() and (root / name).is_dir():
+            config[section][key] = str((final_root / name).resolve())
+    return config
+
+
+def packed_model_files(root, config_out) -> Tuple[Path, Path]:
+    """(config file, model file) of a packed model already extracted at ``root`` (e.g. a
+    downloaded hub repo): its format is checked and the config, with base-model paths
+    pointed into ``root``, is written to ``config_out`` (``root`` stays untouched)."""
+    root, config_out = Path(root), Path(config_out)
+    meta_file = root / "meta.yaml"
+    read_meta(meta_file.read_bytes() if meta_file.is_file() else None, root)
+    for name in ("config.yaml", "model.pth"):
+        if not (root / name).is_file():
+            raise ArchiveError(f"{root}: packed model without {name}")
+    config = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
+    config_out.write_text(yaml.safe_dump(localize_config(config, root), sort_keys=False, allow_unicode=True),
+                          encoding="utf-8")
+    return config_out, root / "model.pth"
+
+
 def unpack_model(archive, dest=None) -> Tuple[Path, Path]:
     """Extract ``archive`` and return (config file, model file).
 
@@ -127,36 +185,18 @@ def unpack_model(archive, dest=None) -> Tuple[Path, Path]:
     marker = dest / ".unpacked_from"
     if marker.is_file() and marker.read_text(encoding="utf-8") == stamp:
         return dest / "config.yaml", dest / "model.pth"
-    with zipfile.ZipFile(archive) as zf:
-        names = [n for n in zf.namelist() if not n.endswith("/")]
-        if "meta.yaml" not in names:
-            raise ArchiveError(f"{archive} is not a BLOOMZMMS model archive (no meta.yaml)")
-        meta = yaml.safe_load(zf.read("meta.yaml"))
-        if meta.get("format") != FORMAT_VERSION:
-            raise ArchiveError(
-                f"{archive} has archive format {meta.get('format')} (espnet2_bloomzmms "
-                f"{meta.get('espnet2_bloomzmms')}); this version reads format {FORMAT_VERSION}"
-            )
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp", dir=dest.parent))
-        try:
-            root = tmp.resolve()
-            for name in names:
-                if root not in (tmp / name).resolve().parents:
-                    raise ArchiveError(f"{archive}: member {name!r} would be written outside {dest}")
-            zf.extractall(tmp, members=names)
-            config = yaml.safe_load((tmp / "config.yaml").read_text(encoding="utf-8"))
-            for section, key in BASE_MODEL_KEYS:
-                name = config.get(section, {}).get(key)
-                if name and (tmp / name).is_dir():
-                    config[section][key] = str((dest / name).resolve())
-            (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-            marker_tmp = tmp / ".unpacked_from"
-            marker_tmp.write_text(stamp, encoding="utf-8")
-            if dest.exists():
-                shutil.rmtree(dest)
-            os.replace(tmp, dest)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp", dir=dest.parent))
+    try:
+        extract_archive(archive, tmp)
+        config = yaml.safe_load((tmp / "config.yaml").read_text(encoding="utf-8"))
+        localize_config(config, tmp, dest)
+        (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        (tmp / ".unpacked_from").write_text(stamp, encoding="utf-8")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
     return dest / "config.yaml", dest / "model.pth"

@@ -8,14 +8,18 @@
         --model_file exp/x/valid.acc.ave.pth --data_dir data/test --output_dir decode \
         --prefix "Translate into English: " --postfix ". " --ctc true
 
-Reads ``DATA/wav.scp`` (16 kHz mono) and, when present, the per-utterance instructions
+``--model_dir`` also takes a model shared on the Hugging Face hub (``owner/name``).
+
+Reads ``DATA/wav.scp`` (mono; other sample rates are resampled to 16 kHz unless
+``--resample false``, which refuses them) and, when present, the per-utterance instructions
 ``DATA/prefix`` / ``DATA/postfix`` (one JSON string per utterance). ``--prefix`` /
 ``--postfix`` given on the command line are used for every utterance instead (the data
 files are then ignored); without either, the training config's defaults apply.
 Utterances are decoded in batches of similar length (longest first) and written as
 ``DECODE_DIR/text`` (``uttid hypothesis``, sorted by id, written atomically); with
 ``--ctc true`` also the CTC head's greedy output as ``DECODE_DIR/text_ctc``. Line breaks
-in a hypothesis become spaces (one line per utterance).
+in a hypothesis become spaces (one line per utterance). With ``--chunk_seconds``, longer
+recordings are cut at low-energy points, decoded chunk by chunk and the answers joined.
 
 A decode directory whose ``text`` (and ``text_ctc`` with ``--ctc true``) already covers
 every utterance is skipped; delete it to decode again.
@@ -25,8 +29,9 @@ import argparse
 import logging
 import sys
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import soundfile
@@ -44,7 +49,9 @@ def get_parser() -> argparse.ArgumentParser:
     )
     model = parser.add_argument_group("model (either --model_dir or --config [+ --model_file])")
     model.add_argument("--model_dir", type=str_or_none, default=None,
-                       help="Experiment directory (config.yaml + model files) or packed .zip model")
+                       help="Experiment directory (config.yaml + model files), packed .zip model, "
+                       "or hub model name (owner/name)")
+    model.add_argument("--revision", type=str_or_none, default=None, help="Hub revision (hub model names only)")
     model.add_argument("--config", type=str_or_none, default=None, help="Training config.yaml")
     model.add_argument("--model_file", type=str_or_none, default=None, help="Trained parameters (.pth)")
     model.add_argument("--device", type=str, default="cpu", help="cpu, cuda, cuda:N")
@@ -66,6 +73,11 @@ def get_parser() -> argparse.ArgumentParser:
     gen.add_argument("--allowed_answers", type=str, nargs="+", default=None,
                      help="Answer with the likeliest of these strings instead of generating")
     gen.add_argument("--max_seconds", type=float, default=None, help="Refuse longer utterances")
+    gen.add_argument("--chunk_seconds", type=float, default=None,
+                     help="Cut longer utterances at low-energy points into chunks of at most this length "
+                     "and join their answers (e.g. 30, the training limit)")
+    parser.add_argument("--resample", type=str2bool, default=True,
+                        help="Resample audio that is not 16 kHz (false: refuse it)")
     parser.add_argument("--ctc", type=str2bool, default=False, help="Also write the CTC head's greedy output (text_ctc)")
     parser.add_argument("--llm", type=str2bool, default=True,
                         help="Write the LLM's answers (text); false with --ctc true decodes the CTC head only")
@@ -83,15 +95,17 @@ def _num_samples(reader: SoundScpReader, uttid: str) -> int:
         return len(reader[uttid][1])
 
 
-def _read(reader: SoundScpReader, uttid: str) -> np.ndarray:
+def _read(reader: SoundScpReader, uttid: str, resample: bool) -> Tuple[np.ndarray, int]:
+    """(mono waveform, its sample rate); another rate than 16 kHz is refused unless ``resample``."""
     rate, wave = reader[uttid]
-    if rate != SAMPLE_RATE:
-        raise ValueError(f"utterance {uttid}: sample rate {rate} Hz, expected {SAMPLE_RATE} Hz (resample the data)")
+    if rate != SAMPLE_RATE and not resample:
+        raise ValueError(f"utterance {uttid} ({reader.get_path(uttid)}): sample rate {rate} Hz, expected "
+                         f"{SAMPLE_RATE} Hz (resample the data, or pass --resample true)")
     if wave.ndim == 2:
         if wave.shape[1] != 1:
             raise ValueError(f"utterance {uttid}: {wave.shape[1]} channels, expected mono")
         wave = wave[:, 0]
-    return wave
+    return wave, rate
 
 
 def _instructions(data_dir: Path, name: str, given: Optional[str], uttids: List[str]) -> Optional[Dict[str, str]]:
@@ -152,10 +166,10 @@ def main(cmd=None):
         device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
         length_penalty=args.length_penalty, repetition_penalty=args.repetition_penalty,
         no_repeat_ngram_size=args.no_repeat_ngram_size, default_prefix=args.prefix,
-        default_postfix=args.postfix, max_seconds=args.max_seconds,
+        default_postfix=args.postfix, max_seconds=args.max_seconds, chunk_seconds=args.chunk_seconds,
     )
     if args.model_dir is not None:
-        bloomzmms = BloomzMMS.from_pretrained(args.model_dir, **options)
+        bloomzmms = BloomzMMS.from_pretrained(args.model_dir, revision=args.revision, **options)
     else:
         bloomzmms = BloomzMMS(args.config, args.model_file, **options)
 
@@ -165,10 +179,15 @@ def main(cmd=None):
     order = sorted(uttids, key=lambda u: -lengths[u])  # similar lengths batch together
     hyps: Dict[str, str] = {}
     ctc_hyps: Dict[str, str] = {}
+    resampled: Counter = Counter()
     start = time.perf_counter()
     for b in range(0, len(order), args.batch_size):
         ids = order[b : b + args.batch_size]
-        waves = [bloomzmms.check_speech(_read(reader, u), f"utterance {u}") for u in ids]
+        waves = []
+        for u in ids:
+            wave, rate = _read(reader, u, args.resample)
+            resampled.update([rate] if rate != SAMPLE_RATE else [])
+            waves.append(bloomzmms.check_speech(wave, f"utterance {u}", fs=rate))
         encoded = bloomzmms.encode(waves)
         if args.llm:
             texts = bloomzmms.generate(
@@ -182,6 +201,8 @@ def main(cmd=None):
             ctc_hyps.update((u, _one_line(t)) for u, t in zip(ids, bloomzmms.ctc_texts(encoded)))
         logging.info("decoded %d/%d utterances (%.1f s)", b + len(ids), len(order), time.perf_counter() - start)
 
+    for rate, n in sorted(resampled.items()):
+        logging.info("resampled %d utterances from %d Hz to %d Hz", n, rate, SAMPLE_RATE)
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.llm:
         write_kv(out_dir / "text", hyps, escape=False)
