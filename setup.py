@@ -18,6 +18,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["espnet2_bloomzmms", "espnet2_bloomzmms.*"]),
     include_package_data=True,
+    package_data={"espnet2_bloomzmms.data.corpora": ["*.tsv"]},
     install_requires=[
         "espnet>=202511",
         "torch>=2.1",
