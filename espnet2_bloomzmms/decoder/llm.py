@@ -13,7 +13,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 
 from espnet2_bloomzmms.decoder.lora import LoRASettings
 from espnet2_bloomzmms.utils.frozen_weights import exclude_frozen_from_state_dict
-from espnet2_bloomzmms.utils.hf_loading import load_pretrained
+from espnet2_bloomzmms.utils.hf_loading import build_from_config, load_pretrained
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -59,6 +59,10 @@ class LLMDecoder(AbsDecoder):
         freeze: keep the base weights fixed.
         lora: LoRA settings (see :class:`LoRASettings`); ``null`` for none.
         gradient_checkpointing: recompute LLM activations in the backward pass.
+        init_from_config: build the architecture of ``model_name_or_path``'s
+            ``config.json`` with random weights instead of loading them (full-size
+            architecture tests and memory benchmarks; the directory still needs the
+            tokenizer files, no weight files).
     """
 
     def __init__(
@@ -69,21 +73,31 @@ class LLMDecoder(AbsDecoder):
         freeze: bool = True,
         lora: Optional[dict] = None,
         gradient_checkpointing: bool = False,
+        init_from_config: bool = False,
     ):
         super().__init__()
         if dtype not in DTYPES:
             raise ValueError(f"LLM dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
+        if init_from_config and quantization is not None:
+            raise ValueError(
+                "LLM: quantization quantizes pretrained weights while loading them; with "
+                "init_from_config there are none (write the random weights out first)"
+            )
         self.model_name_or_path = model_name_or_path
         self.freeze = freeze
+        self.init_from_config = init_from_config
         self.tokenizer = load_tokenizer(model_name_or_path)
         quant = quantization_config(quantization)
-        llm = load_pretrained(
-            AutoModelForCausalLM.from_pretrained,
-            model_name_or_path,
-            "LLM",
-            dtype=DTYPES[dtype],
-            **({"quantization_config": quant, "device_map": {"": torch.cuda.current_device()}} if quant else {}),
-        )
+        if init_from_config:
+            llm = build_from_config(AutoModelForCausalLM, model_name_or_path, "LLM", dtype=DTYPES[dtype])
+        else:
+            llm = load_pretrained(
+                AutoModelForCausalLM.from_pretrained,
+                model_name_or_path,
+                "LLM",
+                dtype=DTYPES[dtype],
+                **({"quantization_config": quant, "device_map": {"": torch.cuda.current_device()}} if quant else {}),
+            )
         if freeze:
             llm.requires_grad_(False)
         if gradient_checkpointing:
@@ -119,7 +133,17 @@ class LLMDecoder(AbsDecoder):
         return self
 
     def reload_pretrained_parameters(self) -> None:
-        """Undo ``--init`` on the base weights (re-read from the checkpoint)."""
+        """Undo ``--init`` on the base weights (re-read from the checkpoint); a
+        random-weight LLM (``init_from_config``) has none to restore, only its adapters."""
+        if not self.init_from_config:
+            self._restore_base_weights()
+        if self.uses_lora:  # adapters start as an exact no-op again
+            for module in self.llm.modules():
+                if hasattr(module, "reset_lora_parameters"):
+                    for adapter in module.lora_A:
+                        module.reset_lora_parameters(adapter, True)
+
+    def _restore_base_weights(self) -> None:
         fresh = load_pretrained(
             AutoModelForCausalLM.from_pretrained, self.model_name_or_path, "LLM",
             dtype=self.llm.dtype,
@@ -134,11 +158,6 @@ class LLMDecoder(AbsDecoder):
                     tensor.copy_(original)
                 elif "lora_" not in name:
                     raise RuntimeError(f"{self.model_name_or_path} has no weight for {name}")
-        if self.uses_lora:  # adapters start as an exact no-op again
-            for module in self.llm.modules():
-                if hasattr(module, "reset_lora_parameters"):
-                    for adapter in module.lora_A:
-                        module.reset_lora_parameters(adapter, True)
 
     def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
         """Embeddings of token ids; negative ids (padding) are embedded as id 0 (packing drops them)."""

@@ -12,8 +12,9 @@ import torch
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from transformers import AutoModel
 
+from espnet2_bloomzmms.decoder.llm import DTYPES
 from espnet2_bloomzmms.utils.frozen_weights import exclude_frozen_from_state_dict
-from espnet2_bloomzmms.utils.hf_loading import load_pretrained
+from espnet2_bloomzmms.utils.hf_loading import build_from_config, load_pretrained
 
 
 def normalize_waveform(x: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
@@ -37,6 +38,11 @@ class MMSFrontend(AbsFrontend):
         freeze: keep the pretrained weights fixed (only the layer weights train).
         normalize_waveform: per-utterance waveform normalisation, as the checkpoint's
             feature extractor does before the model.
+        dtype: ``float32``, ``bfloat16`` or ``float16`` for the frozen encoder's weights
+            (half the memory of MMS-1B's 3.9 GB in 16 bit); the features are float32.
+        init_from_config: build the architecture of ``model_name_or_path``'s
+            ``config.json`` with random weights instead of loading them (full-size
+            architecture tests and memory benchmarks; no weight files needed).
     """
 
     def __init__(
@@ -45,15 +51,27 @@ class MMSFrontend(AbsFrontend):
         fs: int = 16000,
         freeze: bool = True,
         normalize_waveform: bool = True,
+        dtype: str = "float32",
+        init_from_config: bool = False,
     ):
         super().__init__()
+        if dtype not in DTYPES:
+            raise ValueError(f"MMS frontend: dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
+        if dtype != "float32" and not freeze:
+            raise ValueError(f"MMS frontend: dtype {dtype} is for a frozen encoder; train it in float32 (use_amp)")
         if fs != 16000:
             raise ValueError(
                 f"MMS frontend: wav2vec2 checkpoints expect 16 kHz audio, got fs={fs}; "
                 "resample the data to 16 kHz"
             )
         self.model_name_or_path = model_name_or_path
-        self.encoder = load_pretrained(AutoModel.from_pretrained, model_name_or_path, "speech encoder")
+        self.init_from_config = init_from_config
+        if init_from_config:
+            self.encoder = build_from_config(AutoModel, model_name_or_path, "speech encoder", dtype=DTYPES[dtype])
+        else:
+            self.encoder = load_pretrained(
+                AutoModel.from_pretrained, model_name_or_path, "speech encoder", dtype=DTYPES[dtype]
+            )
         if not hasattr(self.encoder, "_get_feat_extract_output_lengths"):
             raise ValueError(
                 f"{model_name_or_path!r} is a {type(self.encoder).__name__}, not a "
@@ -80,9 +98,13 @@ class MMSFrontend(AbsFrontend):
         return self
 
     def reload_pretrained_parameters(self) -> None:
-        """Undo ``--init``: put the pretrained weights back (read again from disk)."""
-        fresh = load_pretrained(AutoModel.from_pretrained, self.model_name_or_path, "speech encoder")
-        self.encoder.load_state_dict(fresh.state_dict(), strict=False)
+        """Undo ``--init``: put the pretrained weights back (read again from disk); a
+        random-weight encoder (``init_from_config``) has none to put back."""
+        if not self.init_from_config:
+            fresh = load_pretrained(
+                AutoModel.from_pretrained, self.model_name_or_path, "speech encoder", dtype=self.encoder.dtype
+            )
+            self.encoder.load_state_dict(fresh.state_dict(), strict=False)
         torch.nn.init.zeros_(self.layer_weights)
 
     def forward(

@@ -40,3 +40,13 @@ def load_pretrained(load: Callable[..., T], name: str, what: str, **kwargs) -> T
             f"not be fetched from the Hugging Face hub (offline, not cached, or a wrong "
             f"name?). Cause: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         ) from e
+
+
+def build_from_config(auto_class, name: str, what: str, **kwargs):
+    """``auto_class.from_config`` of the checkpoint's ``config.json``: the architecture
+    with random weights, no weight files needed (full-size models on the meta device,
+    memory benchmarks). ``auto_class`` is e.g. ``AutoModel``; kwargs go to ``from_config``."""
+    from transformers import AutoConfig
+
+    config = load_pretrained(AutoConfig.from_pretrained, name, f"{what} config")
+    return auto_class.from_config(config, **kwargs)

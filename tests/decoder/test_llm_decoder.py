@@ -225,3 +225,17 @@ def test_reload_pretrained_parameters_with_lora_resets_adapters_and_other_weight
             assert torch.equal(p, reference[name]), name
             checked += 1
     assert checked > 0
+
+
+def test_init_from_config_builds_random_weights_without_weight_files(tiny_llm_dir, tmp_path):
+    for f in tiny_llm_dir.iterdir():
+        if not f.name.endswith(".safetensors"):
+            (tmp_path / f.name).write_bytes(f.read_bytes())
+    decoder = LLMDecoder(str(tmp_path), init_from_config=True, lora=LORA)
+    loaded = LLMDecoder(str(tiny_llm_dir), lora=LORA)
+    assert sum(p.numel() for p in decoder.parameters()) == sum(p.numel() for p in loaded.parameters())
+    assert not torch.equal(decoder.input_embeddings.weight, loaded.input_embeddings.weight)
+    decoder.reload_pretrained_parameters()  # only the adapters are reset; no weights are read
+    assert all(torch.count_nonzero(p) == 0 for n, p in decoder.named_parameters() if "lora_B" in n)
+    with pytest.raises(ValueError, match="init_from_config"):
+        LLMDecoder(str(tmp_path), init_from_config=True, quantization="4bit")

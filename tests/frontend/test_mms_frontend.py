@@ -189,3 +189,29 @@ def test_rejects_non_mono_input(tiny_mms_dir):
     frontend = MMSFrontend(str(tiny_mms_dir))
     with pytest.raises(ValueError, match="mono"):
         frontend(torch.zeros(1, 4000, 2), torch.tensor([4000]))
+
+
+def test_bfloat16_frozen_encoder_gives_float32_features_close_to_float32(tiny_mms_dir):
+    full = MMSFrontend(str(tiny_mms_dir)).eval()
+    half = MMSFrontend(str(tiny_mms_dir), dtype="bfloat16").eval()
+    assert half.encoder.dtype == torch.bfloat16 and half.layer_weights.dtype == torch.float32
+    x, lengths = _padded_batch()
+    with torch.no_grad():
+        expected, _ = full(x, lengths)
+        feats, feats_lengths = half(x, lengths)
+    assert feats.dtype == torch.float32 and feats_lengths.tolist() == [49, 24]
+    torch.testing.assert_close(feats[0], expected[0], atol=0.1, rtol=0.05)
+    with pytest.raises(ValueError, match="frozen encoder"):
+        MMSFrontend(str(tiny_mms_dir), dtype="bfloat16", freeze=False)
+
+
+def test_init_from_config_needs_no_weights(tiny_mms_dir, tmp_path):
+    (tmp_path / "config.json").write_bytes((tiny_mms_dir / "config.json").read_bytes())  # no weight file
+    frontend = MMSFrontend(str(tmp_path), init_from_config=True)
+    loaded = MMSFrontend(str(tiny_mms_dir))
+    assert _weights(frontend.encoder).keys() == _weights(loaded.encoder).keys()
+    assert not torch.equal(frontend.encoder.feature_projection.projection.weight,
+                           loaded.encoder.feature_projection.projection.weight)
+    frontend.reload_pretrained_parameters()  # nothing on disk to restore: must not try
+    with pytest.raises(PretrainedLoadError):
+        MMSFrontend(str(tmp_path))  # the normal path still wants the weights

@@ -1,0 +1,1 @@
+../../TEMPLATE/bloomzmms1/bloomzmms.sh
