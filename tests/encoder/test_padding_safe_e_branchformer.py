@@ -145,3 +145,26 @@ def test_interctc_outputs_returned():
     with torch.no_grad():
         plain_out, _, _ = without(x, lengths)
     assert isinstance(plain_out, torch.Tensor)
+
+
+def test_gradient_checkpointing_gives_the_same_outputs_and_gradients():
+    """ESPnet's ``gradient_checkpoint_layers`` (0 = input layer) recomputes blocks in the
+    backward pass; the padding hooks must see each block's own mask again there."""
+    layers = dict(num_blocks=3, layer_drop_rate=0.0, dropout_rate=0.1)
+    plain = make(PaddingSafeEBranchformerEncoder, **layers).train()
+    checkpointed = make(PaddingSafeEBranchformerEncoder, gradient_checkpoint_layers=[0, 1, 2, 3], **layers).train()
+    checkpointed.load_state_dict(plain.state_dict())
+    calls = []
+    checkpointed.encoders[0].register_forward_pre_hook(lambda module, args: calls.append(1))
+    x, lengths = padded_batch()
+    results = []
+    for encoder in (plain, checkpointed):
+        torch.manual_seed(5)  # the same dropout masks; checkpointing replays them
+        out, out_lengths, _ = encoder(x, lengths)
+        mask = (torch.arange(out.size(1))[None, :] < out_lengths[:, None]).unsqueeze(-1)
+        (out * mask).pow(2).sum().backward()
+        results.append((out.detach(), {n: p.grad.clone() for n, p in encoder.named_parameters()}))
+    assert len(calls) == 2  # forward, and again in the backward pass
+    torch.testing.assert_close(results[1][0], results[0][0], atol=1e-5, rtol=1e-5)
+    for name, grad in results[0][1].items():
+        torch.testing.assert_close(results[1][1][name], grad, atol=1e-5, rtol=1e-4, msg=name)
