@@ -18,7 +18,11 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["espnet2_bloomzmms", "espnet2_bloomzmms.*"]),
     include_package_data=True,
-    package_data={"espnet2_bloomzmms.data.corpora": ["*.tsv"]},
+    package_data={
+        "espnet2_bloomzmms.data.corpora": ["*.tsv"],
+        # prompts, label words, language names, refusal phrases (data, not code)
+        "espnet2_bloomzmms.data": ["prompts/*.yaml", "prompts/*.tsv", "prompts/*.txt"],
+    },
     install_requires=[
         "espnet>=202511",
         "torch>=2.1",
@@ -32,6 +36,9 @@ setup(
         "soundfile>=0.12",
         "sacrebleu>=2.4",
         "jiwer>=3.0",
+        "scipy",
+        "scikit-learn",
+        "regex",
         "pyyaml",
         "numpy",
         # what ESPnet's trainer imports from its "train" extra
@@ -47,6 +54,10 @@ setup(
             "bloomzmms-train=espnet2_bloomzmms.bin.train:main",
             "bloomzmms-infer=espnet2_bloomzmms.bin.inference:main",
             "bloomzmms-score-asr=espnet2_bloomzmms.bin.score_asr:main",
+            "bloomzmms-score-st=espnet2_bloomzmms.bin.score_st:main",
+            "bloomzmms-score-nlu=espnet2_bloomzmms.bin.score_nlu:main",
+            "bloomzmms-text-baselines=espnet2_bloomzmms.bin.text_baselines:main",
+            "bloomzmms-prepare-eval-data=espnet2_bloomzmms.bin.prepare_eval_data:main",
             "bloomzmms-pack=espnet2_bloomzmms.bin.pack:main",
             "bloomzmms-upload=espnet2_bloomzmms.bin.upload:main",
             "bloomzmms-make-tiny=espnet2_bloomzmms.bin.make_tiny_checkpoints:main",

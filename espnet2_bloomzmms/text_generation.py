@@ -1,6 +1,6 @@
 """Batched greedy text generation with a Hugging Face causal LM (the text-only LLM)."""
 
-from typing import List, Sequence, Union
+from typing import Dict, List, Sequence, Union
 
 import torch
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
@@ -64,3 +64,49 @@ class TextGenerator:
                 new = out[row, width:].tolist()
                 answers[i] = self.tokenizer.decode(new[: new.index(eos)] if eos in new else new, skip_special_tokens=True)
         return answers
+
+    @torch.no_grad()
+    def answer_scores(self, prompts: List[Prompt], answers: Sequence[str], batch_size: int = 8) -> torch.Tensor:
+        """Log-likelihoods (N, K) of each answer after each prompt, scored as
+        ``BloomzMMS.answer_scores`` scores them after speech: the sum of log p over the
+        answer's tokens and end-of-sequence, so an answer that only begins a likelier
+        one does not win. Prompts of equal token length share a forward pass (the
+        candidates right-padded after them), so no prompt is ever padded."""
+        answers = list(answers)
+        if not answers or not all(isinstance(a, str) and a for a in answers):
+            raise ValueError(f"answers must be a non-empty list of non-empty strings, got {answers!r}")
+        eos = self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
+        cands = [self.tokenize(a) + [eos] for a in answers]
+        longest = max(map(len, cands))
+        ids = [self.tokenize(p) for p in prompts]
+        empty = [i for i, p in enumerate(ids) if not p]
+        if empty:
+            raise ValueError(f"prompts {empty[:5]} are empty: an answer needs a prompt to follow")
+        by_length: Dict[int, List[int]] = {}
+        for i, p in enumerate(ids):
+            by_length.setdefault(len(p), []).append(i)
+        k = len(cands)
+        scores = torch.zeros(len(ids), k)
+        device = self.model.device
+        for n, members in sorted(by_length.items()):
+            for start in range(0, len(members), max(1, batch_size)):
+                chunk = members[start : start + max(1, batch_size)]
+                rows = torch.full((len(chunk) * k, n + longest), pad, dtype=torch.long)
+                mask = torch.zeros_like(rows)
+                for r, (i, c) in enumerate((i, c) for i in chunk for c in cands):
+                    rows[r, : n + len(c)] = torch.tensor(ids[i] + c)
+                    mask[r, : n + len(c)] = 1
+                # the last `longest + 1` positions hold those that predict candidate tokens
+                logits = self.model(input_ids=rows.to(device), attention_mask=mask.to(device),
+                                    logits_to_keep=longest + 1).logits[:, :longest].float()
+                logp = torch.log_softmax(logits, dim=-1).cpu()
+                for r, (i, j) in enumerate((i, j) for i in chunk for j in range(k)):
+                    c = torch.tensor(cands[j])
+                    scores[i, j] = logp[r, torch.arange(len(c)), c].sum()
+        return scores
+
+    def choose(self, prompts: List[Prompt], answers: Sequence[str], batch_size: int = 8) -> List[str]:
+        """The likeliest of ``answers`` after each prompt (see :meth:`answer_scores`)."""
+        best = self.answer_scores(prompts, answers, batch_size).argmax(1).tolist()
+        return [answers[j] for j in best]

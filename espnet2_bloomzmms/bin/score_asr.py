@@ -6,7 +6,8 @@ Example::
         --hyp exp/asr/decode_test/text --utt2lang data/test/utt2lang \\
         --output exp/asr/decode_test/score.json
 
-Prints Markdown tables (as in RESULTS.md) and writes the numbers as JSON (atomically).
+Prints Markdown tables (as in RESULTS.md) and writes the numbers as JSON (atomically),
+with behaviour metrics (``espnet2_bloomzmms.scoring.behaviour``) under ``behaviour``.
 Text is normalised with Whisper's basic normaliser, keeping combining marks (see
 ``espnet2_bloomzmms.scoring.asr``); ``--whisper_exact`` drops them as Whisper does.
 """
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 from espnet2_bloomzmms.data.datadir import DataDirError, atomic_path, read_kv
+from espnet2_bloomzmms.scoring import behaviour
 from espnet2_bloomzmms.scoring.asr import markdown_table, score
 
 
@@ -88,10 +90,12 @@ def main(cmd: list[str] | None = None) -> dict:
         "utt2lang": None if args.utt2lang is None else str(args.utt2lang),
         "normalizer": "whisper_basic" if args.whisper_exact else "whisper_basic_keep_marks",
         **result,
+        # answers in the script of the utterance's language, refusals, loops, length
+        "behaviour": behaviour.score(hyps, refs, expected_langs=langs, groups=langs),
     }
     with atomic_path(args.output) as tmp:
         tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    sys.stdout.write(markdown_table({name: result}))
+    sys.stdout.write(markdown_table({name: result}) + "\n" + behaviour.markdown_table({name: record["behaviour"]}))
     sys.stdout.flush()
     logging.info(f"wrote {args.output}")
     return record

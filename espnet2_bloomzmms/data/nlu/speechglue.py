@@ -1,0 +1,130 @@
+"""SpeechGLUE (Ashihara et al., Interspeech 2023) validation sets as NLU data dirs.
+
+Layout read, as SpeechGLUE's ``downstream/speechglue/data_prep.py`` writes it
+(https://github.com/ashi-ta/speechGLUE):
+
+    ROOT/<glue task>/<split>/data.csv
+        the GLUE rows as CSV (``datasets``' ``to_csv``, header line): the task's text
+        fields (normalised for TTS: exactly what is spoken), ``label``, ``idx`` and
+        ``file_<field>`` / ``length_<field>`` per text field
+    ROOT/<glue task>/<split>/<field>/<idx // 10000 * 10000>/<idx>.wav
+        the TTS speech of each field, 16 kHz
+
+GLUE tasks are cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, wnli; our ``mnli_matched``
+and ``mnli_mismatched`` read mnli's ``validation_matched`` / ``validation_mismatched``.
+Test labels are hidden in GLUE, so the default (and useful) split is validation.
+
+Two-sentence tasks: SpeechGLUE synthesises both sentences, but a prompt here holds one
+speech segment (``[prefix; speech; postfix]``). ``spoken`` picks the field given as
+speech: ``first`` (default: the task's first field, as SpeechGLUE lists it -- premise,
+sentence1, question1, and question for qnli), ``second``, or a field name; the other
+field goes into the prompt as its (TTS-normalised) text. Denisov & Vu (2024) gave both
+as speech, which needs two speech segments per prompt.
+
+Audio is taken from the layout under ROOT (``data.csv`` holds absolute paths of the
+machine that synthesised it), else from the path in ``data.csv``; rows whose audio is
+missing are skipped and counted. Each utterance is its own speaker (one TTS voice).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Optional
+
+from espnet2_bloomzmms.data.corpora.audio import AudioJob
+from espnet2_bloomzmms.data.corpora.preparation import (
+    PrepReport,
+    UtteranceTable,
+    new_preparer,
+    speaker_id,
+    utterance_id,
+    write_prepared,
+)
+from espnet2_bloomzmms.data.nlu.datadir import write_nlu_files
+from espnet2_bloomzmms.data.nlu.tasks import NLUTask, get_task
+
+__all__ = ["GLUE_SOURCES", "prepare_speechglue", "spoken_field"]
+
+#: our task -> (SpeechGLUE task dir, its validation split)
+GLUE_SOURCES = {
+    "cola": ("cola", "validation"),
+    "sst2": ("sst2", "validation"),
+    "mrpc": ("mrpc", "validation"),
+    "qqp": ("qqp", "validation"),
+    "stsb": ("stsb", "validation"),
+    "mnli_matched": ("mnli", "validation_matched"),
+    "mnli_mismatched": ("mnli", "validation_mismatched"),
+    "qnli": ("qnli", "validation"),
+    "rte": ("rte", "validation"),
+    "wnli": ("wnli", "validation"),
+}
+
+
+def spoken_field(task: NLUTask, spoken: str) -> str:
+    """The field named by ``spoken``: ``first``, ``second`` or a field name."""
+    if spoken in task.fields:
+        return spoken
+    order = {"first": 0, "second": 1}
+    if spoken not in order or order[spoken] >= len(task.fields):
+        raise ValueError(f"task {task.name}: cannot speak {spoken!r}; fields are {list(task.fields)}")
+    return task.fields[order[spoken]]
+
+
+def _audio(root: Path, glue_task: str, split: str, field: str, row: dict) -> Path:
+    idx = int(row["idx"])
+    local = root / glue_task / split / field / str(idx // 10000 * 10000) / f"{idx}.wav"
+    listed = Path(row.get(f"file_{field}") or local)
+    return local if local.is_file() or not listed.is_file() else listed
+
+
+def prepare_speechglue(
+    root: Path,
+    task_name: str,
+    out_dir: Path,
+    split: Optional[str] = None,
+    spoken: str = "first",
+    audio_dir: Optional[Path] = None,
+    nj: int = 1,
+) -> PrepReport:
+    """Write the NLU data dir of one SpeechGLUE task (see the module docstring)."""
+    root, out_dir = Path(root), Path(out_dir)
+    if task_name not in GLUE_SOURCES:
+        raise ValueError(f"unknown SpeechGLUE task {task_name!r}; known: {', '.join(GLUE_SOURCES)}")
+    task = get_task(task_name)
+    glue_task, default_split = GLUE_SOURCES[task_name]
+    split = split or default_split
+    field = spoken_field(task, spoken)
+    csv_path = root / glue_task / split / "data.csv"
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"{csv_path}: no SpeechGLUE data (expected ROOT/<glue task>/<split>/data.csv)")
+    with open(csv_path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in (*task.fields, "label", "idx") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{csv_path}: no column(s) {missing}; its header has {reader.fieldnames}")
+        rows = list(reader)
+
+    report = PrepReport(out_dir)
+    table = UtteranceTable(report)
+    transcripts, jobs = {}, []
+    for lineno, row in enumerate(rows, 2):
+        where = f"{csv_path}:{lineno}"
+        texts = {k: " ".join((row[k] or "").split()) for k in task.fields}
+        if not texts[field]:
+            report.skipped["empty_text"] += 1
+            continue
+        try:
+            gold = task.gold(row["label"])
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from e
+        prefix, postfix = task.instruction(field, texts)
+        spk = speaker_id("speechglue", "en", f"{task_name}_{row['idx']}", where)
+        uttid = utterance_id(spk, field, where)
+        if table.add(uttid, {"text": gold, "spk": spk, "lang": "en", "prefix": prefix, "postfix": postfix}):
+            transcripts[uttid] = texts[field]
+            jobs.append(AudioJob(uttid, _audio(root, glue_task, split, field, row), f"{task_name}/{row['idx']}"))
+    table.settle(new_preparer(out_dir, audio_dir, None, nj).prepare_all(jobs))
+    report = write_prepared(table)
+    write_nlu_files(out_dir, task, table.done, transcripts)
+    return report

@@ -1,0 +1,109 @@
+"""SpeechXNLI (Denisov & Vu 2024: XNLI's validation set synthesised in its 15 languages)
+as an NLU data dir with the task ``xnli`` of ``prompts/nlu.yaml``.
+
+Layout read:
+
+    XNLI_TSV = XNLI-1.0/xnli.dev.tsv    the XNLI release's validation set: tab-separated,
+                                        a header line; columns used: ``language``,
+                                        ``gold_label`` (entailment, neutral,
+                                        contradiction), ``sentence1`` (premise),
+                                        ``sentence2`` (hypothesis), ``pairID``
+    SPEECH_DIR/sentences_<lang>.txt     the distinct premises and hypotheses of <lang>,
+                                        one per line (SpeechXNLI's ``get_sentences.py``)
+    SPEECH_DIR/audios/<lang>/xnli_validation_<NNNN>.flac
+                                        the speech of line NNNN (from 0, four digits) of
+                                        sentences_<lang>.txt
+
+Each XNLI example becomes one utterance: ``spoken`` (``premise`` by default, or
+``hypothesis``) is the speech, the other sentence goes into the prompt as text (see
+``speechglue`` for why one field). Examples whose spoken sentence has no line in the
+sentences file, or whose audio is missing, are skipped and counted. Audio that is not
+16 kHz mono is converted once by ``corpora.audio``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+from espnet2_bloomzmms.data.corpora.audio import AudioJob
+from espnet2_bloomzmms.data.corpora.preparation import (
+    PrepReport,
+    UtteranceTable,
+    new_preparer,
+    read_tsv,
+    speaker_id,
+    utterance_id,
+    write_prepared,
+)
+from espnet2_bloomzmms.data.nlu.datadir import write_nlu_files
+from espnet2_bloomzmms.data.nlu.tasks import get_task
+
+__all__ = ["XNLI_LANGUAGES", "prepare_speechxnli"]
+
+XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
+_COLUMNS = {"premise": "sentence1", "hypothesis": "sentence2"}
+
+
+def _sentence_index(path: Path) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, line in enumerate(path.read_text(encoding="utf-8").split("\n")):
+        if line:
+            index.setdefault(line, i)
+    return index
+
+
+def prepare_speechxnli(
+    xnli_tsv: Path,
+    speech_dir: Path,
+    out_dir: Path,
+    languages: Optional[Sequence[str]] = None,
+    spoken: str = "premise",
+    audio_split: str = "validation",
+    audio_dir: Optional[Path] = None,
+    nj: int = 1,
+) -> PrepReport:
+    """Write the SpeechXNLI data dir of ``languages`` (default: all 15 XNLI languages)."""
+    xnli_tsv, speech_dir, out_dir = Path(xnli_tsv), Path(speech_dir), Path(out_dir)
+    task = get_task("xnli")
+    if spoken not in _COLUMNS:
+        raise ValueError(f"spoken must be one of {list(_COLUMNS)}, not {spoken!r}")
+    languages = list(languages or XNLI_LANGUAGES)
+    sentences = {}
+    for lang in languages:
+        path = speech_dir / f"sentences_{lang}.txt"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no SpeechXNLI sentence list for {lang!r}")
+        sentences[lang] = _sentence_index(path)
+
+    report = PrepReport(out_dir)
+    table = UtteranceTable(report)
+    transcripts, jobs, unspoken = {}, [], 0
+    for lineno, row in read_tsv(xnli_tsv):
+        lang = row.get("language")
+        if lang not in sentences:
+            continue
+        where = f"{xnli_tsv}:{lineno}"
+        texts = {field: row[column] for field, column in _COLUMNS.items()}
+        line = sentences[lang].get(texts[spoken])
+        if line is None:
+            unspoken += 1
+            continue
+        try:
+            gold = task.gold(row["gold_label"])
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from e
+        prefix, postfix = task.instruction(spoken, {k: " ".join(v.split()) for k, v in texts.items()})
+        spk = speaker_id("speechxnli", lang, row["pairID"], where)
+        uttid = utterance_id(spk, spoken, where)
+        if table.add(uttid, {"text": gold, "spk": spk, "lang": lang, "prefix": prefix, "postfix": postfix}):
+            transcripts[uttid] = " ".join(texts[spoken].split())
+            audio = speech_dir / "audios" / lang / f"xnli_{audio_split}_{line:04d}.flac"
+            jobs.append(AudioJob(uttid, audio, f"{lang}/{line:04d}"))
+    if unspoken:
+        report.skipped["not_in_subset"] += unspoken
+        report.notes.append(f"{unspoken} {spoken}s are not in the sentences_<lang>.txt lists (no speech)")
+    table.settle(new_preparer(out_dir, audio_dir, None, nj).prepare_all(jobs))
+    report = write_prepared(table)
+    write_nlu_files(out_dir, task, table.done, transcripts)
+    return report
