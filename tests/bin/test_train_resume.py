@@ -1,0 +1,141 @@
+"""Resuming: a training run killed (SIGKILL) in the middle of epoch 3 and started
+again with ``--resume true`` has the loss curve and final weights of a run that was
+never interrupted (optimizer, scheduler, sampler and random state all come back), also
+when only LoRA adapters train and the checkpoint holds no base-LLM weights.
+
+Each run is a forked child calling the training entry point (ESPnet takes ~20 s to
+import on a busy machine; forking reuses this process's imports); the child that is to
+be killed SIGKILLs itself at a fixed training step, so the test has no timing race.
+"""
+
+import multiprocessing
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import tiny_model_config
+
+from espnet2_bloomzmms.model.bloomzmms_model import BloomzMMSModel
+from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
+
+EPOCHS = 3
+BATCHES = 3  # 6 utterances, 2 per batch
+KILL_AT_STEP = 2 * BATCHES + 2  # epoch 3's second step: one update after the last checkpoint
+LORA = {"r": 8, "alpha": 32, "dropout": 0.1, "target_modules": ["query_key_value", "dense_4h_to_h"]}
+BASE = ("frontend", "preencoder", "encoder", "postencoder", "lang_ctc")  # frozen in the LoRA-only run
+
+
+def train_args(config: Path, data: Path, keys: Path, exp: Path, *extra) -> list:
+    args = ["--config", str(config), "--output_dir", str(exp), "--ngpu", "0", "--resume", "true", *extra]
+    for split in ("train", "valid"):
+        args += [f"--{split}_shape_file", str(keys)]
+        for spec in ("wav.scp,speech,sound", "text,text,text", "utt2lang,lang,text",
+                     "prefix,prefix,text", "postfix,postfix,text"):
+            args += [f"--{split}_data_path_and_name_and_type", f"{data}/{spec}"]
+    return args
+
+
+def _train_child(args: list, log: Path, kill_at_step: int) -> None:
+    """Child process: the training entry point, output to ``log``; SIGKILLs itself at
+    its ``kill_at_step``-th training step when that is > 0."""
+    sys.stdout = sys.stderr = open(log, "w", buffering=1, encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), 2)
+    import logging
+
+    logging.root.handlers.clear()  # ESPnet configures logging itself
+    if kill_at_step:
+        forward, steps = BloomzMMSModel.forward, [0]
+
+        def forward_then_maybe_die(self, *a, **kw):
+            if self.training:
+                steps[0] += 1
+                if steps[0] == kill_at_step:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return forward(self, *a, **kw)
+
+        BloomzMMSModel.forward = forward_then_maybe_die
+    try:
+        BloomzMMSTask.main(cmd=args)
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)
+
+
+def start(args: list, log: Path, kill_at_step: int = 0) -> multiprocessing.Process:
+    process = multiprocessing.get_context("fork").Process(target=_train_child, args=(args, log, kill_at_step))
+    process.start()
+    return process
+
+
+def finish(process: multiprocessing.Process, log: Path) -> str:
+    process.join(timeout=300)
+    return log.read_text(encoding="utf-8")
+
+
+def curve(exp: Path) -> list:
+    stats = torch.load(exp / "checkpoint.pth", weights_only=False)["reporter"]["stats"]
+    return [(stats[e]["train"]["loss"], stats[e]["valid"]["loss"]) for e in range(1, len(stats) + 1)]
+
+
+@pytest.fixture
+def setup(espeak_data_dir, tiny_mms_dir, tiny_llm_dir, tmp_path):
+    def make(**model_conf):
+        config = tiny_model_config(tiny_mms_dir, tiny_llm_dir, **model_conf)
+        config.update(optim="adam", optim_conf={"lr": 0.003}, scheduler="warmuplr",
+                      scheduler_conf={"warmup_steps": 4}, max_epoch=EPOCHS, batch_type="unsorted", batch_size=2,
+                      num_workers=0, seed=0, best_model_criterion=[["valid", "loss", "min"]], keep_nbest_models=1,
+                      num_att_plot=0, use_matplotlib=False, use_tensorboard=False)  # no plotting time
+        path = tmp_path / "train.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        keys = tmp_path / "keys"
+        keys.write_text("".join(line.split()[0] + "\n" for line in (espeak_data_dir / "wav.scp").open()))
+        return path, keys
+
+    return make
+
+
+def check_resume_equals_uninterrupted(config, data, keys, tmp_path, *extra):
+    exp, reference = tmp_path / "interrupted", tmp_path / "reference"
+    runs = [(start(train_args(config, data, keys, d, *extra), tmp_path / f"{d.name}.log", kill), d)
+            for d, kill in ((reference, 0), (exp, KILL_AT_STEP))]  # side by side
+    logs = [finish(process, tmp_path / f"{d.name}.log") for process, d in runs]
+    assert runs[0][0].exitcode == 0, logs[0][-3000:]
+    assert runs[1][0].exitcode == -signal.SIGKILL, logs[1][-3000:]
+    assert len(curve(exp)) == EPOCHS - 1  # killed inside the last epoch, after epoch 2's checkpoint
+
+    resumed = start(train_args(config, data, keys, exp, *extra), tmp_path / "resumed.log")
+    log = finish(resumed, tmp_path / "resumed.log")
+    assert resumed.exitcode == 0, log[-3000:]
+    assert "The training was resumed using" in log
+    assert curve(exp) == curve(reference)
+    train_losses = [train for train, _ in curve(reference)]
+    assert train_losses == sorted(train_losses, reverse=True) and len(set(train_losses)) == EPOCHS  # it learns
+    final, expected = (torch.load(d / f"{EPOCHS}epoch.pth", weights_only=True) for d in (exp, reference))
+    assert final.keys() == expected.keys()
+    for name in expected:
+        assert torch.equal(final[name], expected[name]), name
+    return final, torch.load(exp / "checkpoint.pth", weights_only=False)
+
+
+def test_killed_run_resumes_to_the_uninterrupted_loss_curve(setup, espeak_data_dir, tmp_path):
+    config, keys = setup(ctc_weight=0.5)
+    final, _ = check_resume_equals_uninterrupted(config, espeak_data_dir, keys, tmp_path)
+    assert any(k.startswith("encoder.") for k in final)
+
+
+def test_lora_only_run_resumes_too(setup, espeak_data_dir, tmp_path):
+    config, keys = setup(ctc_weight=0.0)
+    final, checkpoint = check_resume_equals_uninterrupted(
+        config, espeak_data_dir, keys, tmp_path,
+        "--decoder_conf", f"lora={LORA}", "--freeze_param", *BASE, "--optim_conf", "lr=0.02",
+    )
+    llm = [k for k in final if k.startswith("decoder.")]
+    assert llm and all("lora_" in k for k in llm)  # no base-LLM weights in the checkpoint
+    lora_params = sum("lora_" in k for k in llm)
+    assert len(checkpoint["optimizers"][0]["state"]) == lora_params  # only the adapters train
