@@ -3,17 +3,38 @@
 # A recipe's run.sh calls it with its options; its local/data.sh prepares data dirs and
 # an optional local/make_models.sh writes local base models (the tiny recipe's).
 #
-#   ./bloomzmms.sh --stage 1 --stop_stage 10 [options]     (./bloomzmms.sh --help lists them)
+#   ./bloomzmms.sh --stage 1 --stop_stage 11 [options]     (./bloomzmms.sh --help lists them)
 set -euo pipefail
 
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0")) $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- options (--name value)
+# Stages (each can be run again; training resumes, finished decodes are kept):
+#   1  data preparation (local/data.sh), validated data dirs       data/{train,dev,test}
+#   2  speed perturbation, formatting                              data/train_sp, dump/raw/*
+#   3  base models (local/make_models.sh if the recipe has one)     exp/models/*
+#   4  instruction targets T / MI / TMI with the text LLM           dump/raw/*_{T,MI,TMI}
+#   5  CTC pre-training                                             exp/ctc
+#   6  instruction training (CE) per set, from stage 5's model      exp/ce_{T,MI,TMI}
+#      (the trainer averages the keep_nbest_models best epochs:     valid.<criterion>.ave.pth)
+#   7  decoding of every test set with the averaged model           exp/*/decode_<test set>*
+#   8  scoring per language (CER/WER)                               RESULTS.md
+#   9  zero-shot instruction transfer                               exp/ce_*/zero_shot_*
+#   10 packing                                                      exp/packed/*.zip
+#   11 upload to the Hugging Face hub (needs --hf_repo)
+# Options:
 stage=1                 # first stage to run
-stop_stage=10           # last stage to run
+stop_stage=11           # last stage to run
 nj=2                    # parallel jobs for data preparation
-ngpu=0                  # GPUs for training and decoding (0: CPU)
+ngpu=0                  # GPUs per node for training and decoding (0: CPU)
+num_nodes=1             # nodes for training; > 1 needs dist_launcher and train_launcher
+dist_launcher=""        # slurm or mpi: how a multi-node training's processes find their rank (ESPnet's --dist_launcher)
+train_launcher=""       # prefix that starts one training process per node (e.g. "srun --nodes 2 --ntasks-per-node 1 --export=ALL")
+multiprocessing_distributed=true  # ngpu > 1: one process per GPU (DDP); false: DataParallel in one process
+use_deepspeed=false     # train with DeepSpeed (pip install deepspeed; ngpu > 1 or several nodes)
+ctc_deepspeed_config=conf/deepspeed_zero2_ctc.json  # step 1's DeepSpeed JSON (optimizer, scheduler, ZeRO stage)
+ce_deepspeed_config=conf/deepspeed_zero2_ce.json    # step 2's DeepSpeed JSON
 python=python3          # the Python of the environment with espnet2_bloomzmms
 local_data_opts=""      # options passed to local/data.sh
 local_models_opts=""    # options passed to local/make_models.sh
@@ -38,8 +59,11 @@ inference_args=""       # extra options of the inference CLI
 decode_beams="1 5"      # beam sizes decoded in stage 7 (1: greedy)
 zero_shot_split=heldout # template split tested for zero-shot instruction transfer
 pack_set=TMI            # which instruction-trained model stage 10 packs
+inference_model=""      # parameter file in exp/ce_*/ to decode with (valid.acc.best.pth); empty: the averaged model
+hf_repo=""              # stage 11: hub repo (owner/name) the packed model goes to; empty: no upload
+upload_args=""          # extra options of espnet2_bloomzmms.bin.upload (e.g. "--private true --license apache-2.0")
 
-usage() { sed -n '/^# -\{10\}.* options/,/^# -\{10\}.* parse/p' "$0" | sed '1d;$d'; }
+usage() { sed -n '/^# -\{10\}.* options/,/^$/p' "$0" | sed '1d;$d'; }  # the block up to its blank line
 option_names=$(usage | sed -n 's/^\([a-z_]*\)=.*/\1/p')
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -58,7 +82,9 @@ sp_suffix=""; [ -n "${speed_perturb_factors}" ] && sp_suffix=_sp
 train=${train_set}${sp_suffix}
 dump=dump/raw
 lang_list=${dump}/${train}_T/lang_list
-train_cmd=("${python}" -m espnet2_bloomzmms.bin.train --ngpu "${ngpu}" --resume true
+# ${train_launcher} is split into words on purpose: it is a command prefix
+train_cmd=(${train_launcher} "${python}" -m espnet2_bloomzmms.bin.train --ngpu "${ngpu}" --resume true
+           --multiprocessing_distributed "${multiprocessing_distributed}"
            --frontend_conf "model_name_or_path=${mms}" --decoder_conf "model_name_or_path=${llm}")
 
 require() {  # require PATH STAGE: PATH is made by stage STAGE
@@ -75,6 +101,27 @@ data_opts() {  # data_opts train|valid DIR: ESPnet's data options for a data dir
     echo "${opts[@]}"
 }
 ce_sets() { for v in ${instruction_sets}; do echo "ce_${v}"; done; }
+# (the two functions below can die: call them as "x=$(f ...)" so that set -e stops the script)
+parallel_opts() {  # parallel_opts EXP_DIR DEEPSPEED_JSON: multi-node and DeepSpeed training options
+    if [ "${num_nodes}" -gt 1 ]; then
+        [ -n "${dist_launcher}" ] && [ -n "${train_launcher}" ] \
+            || die "--num_nodes ${num_nodes} needs --dist_launcher (slurm or mpi) and --train_launcher (e.g. srun ...)"
+        mkdir -p "$1"  # a file on the shared file system lets the nodes meet (as ESPnet's launch.py does)
+        echo --dist_launcher "${dist_launcher}" --dist_init_method "file://$(pwd)/$1/.dist_init_$(date +%s%N)"
+    fi
+    if [ "${use_deepspeed}" = true ]; then
+        [ -e "$2" ] || die "DeepSpeed config $2 is missing (--ctc_deepspeed_config / --ce_deepspeed_config)"
+        echo --use_deepspeed true --deepspeed_config "$2"
+    fi
+}
+model_opts() {  # model_opts EXP_DIR: the inference CLI's options for an instruction-trained model
+    if [ -n "${inference_model}" ]; then
+        require "$1/${inference_model}" 6
+        echo --config "$1/config.yaml" --model_file "$1/${inference_model}"
+    else
+        echo --model_dir "$1"
+    fi
+}
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     log "Stage 1: data preparation (local/data.sh)"
@@ -123,17 +170,21 @@ fi
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     log "Stage 5: CTC pre-training -> exp/ctc"
     require "${dump}/${train}_T/prefix" 4
-    "${train_cmd[@]}" --config "${ctc_config}" --lang_list "${lang_list}" --output_dir exp/ctc \
+    parallel=$(parallel_opts exp/ctc "${ctc_deepspeed_config}")
+    "${train_cmd[@]}" --config "${ctc_config}" --lang_list "${lang_list}" --output_dir exp/ctc ${parallel} \
         $(data_opts train "${dump}/${train}_T") $(data_opts valid "${dump}/${valid_set}_T") ${ctc_args}
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
-    require exp/ctc/valid.cer_ctc.best.pth 5
+    require exp/ctc/config.yaml 5
+    # step 1's model: its averaged / best checkpoint (also what DeepSpeed writes)
+    ctc_model=$("${python}" -c "from espnet2_bloomzmms.model_archive import find_model_file; print(find_model_file('exp/ctc'))")
     for v in ${instruction_sets}; do
-        log "Stage 6: instruction training on ${v} -> exp/ce_${v}"
+        log "Stage 6: instruction training on ${v} -> exp/ce_${v} (from ${ctc_model})"
         require "${dump}/${train}_${v}/prefix" 4
+        parallel=$(parallel_opts "exp/ce_${v}" "${ce_deepspeed_config}")
         "${train_cmd[@]}" --config "${ce_config}" --lang_list "${lang_list}" --output_dir "exp/ce_${v}" \
-            --init_param exp/ctc/valid.cer_ctc.best.pth \
+            --init_param "${ctc_model}" ${parallel} \
             $(data_opts train "${dump}/${train}_${v}") $(data_opts valid "${dump}/${valid_set}_T") ${ce_args}
     done
 fi
@@ -149,8 +200,9 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
             --ctc true --llm false ${inference_args}
         for m in $(ce_sets); do
             require "exp/${m}/config.yaml" 6
+            model=$(model_opts "exp/${m}")
             for beam in ${decode_beams}; do
-                "${infer[@]}" --model_dir "exp/${m}" --data_dir "${dump}/${x}_T" \
+                "${infer[@]}" ${model} --data_dir "${dump}/${x}_T" \
                     --output_dir "exp/${m}/decode_${x}_beam${beam}" --num_beams "${beam}" ${inference_args}
             done
         done
@@ -194,5 +246,15 @@ if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
     require "exp/ce_${pack_set}/config.yaml" 6
     "${python}" -m espnet2_bloomzmms.bin.pack --model_dir "exp/ce_${pack_set}" --results RESULTS.md \
         --output "exp/packed/bloomzmms_ce_${pack_set}.zip"
+fi
+if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
+    if [ -z "${hf_repo}" ]; then
+        log "Stage 11: no upload (give --hf_repo owner/name to upload exp/packed/bloomzmms_ce_${pack_set}.zip)"
+    else
+        require "exp/packed/bloomzmms_ce_${pack_set}.zip" 10
+        log "Stage 11: uploading exp/packed/bloomzmms_ce_${pack_set}.zip to ${hf_repo}"
+        "${python}" -m espnet2_bloomzmms.bin.upload --model "exp/packed/bloomzmms_ce_${pack_set}.zip" \
+            --repo_id "${hf_repo}" ${upload_args}
+    fi
 fi
 log "Finished stages ${stage}-${stop_stage}"
