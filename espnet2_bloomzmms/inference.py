@@ -446,10 +446,25 @@ class BloomzMMS:
                 eos_token_id=self.eos_token_id,
                 pad_token_id=self.pad_token_id,
                 use_cache=True,
+                **self._beam_prompt_cache(inputs, mask),
             )
         # With embeddings only (no input_ids) the output holds just the new tokens;
         # finished sequences are padded after their EOS.
         return [self._until_eos(seq) for seq in out.tolist()]
+
+    def _beam_prompt_cache(self, inputs: torch.Tensor, mask: torch.Tensor) -> dict:
+        """For beam search, the KV cache of all prompt positions but the last, computed
+        once per utterance and copied to its beams: ``generate`` would otherwise repeat
+        every prompt num_beams times before its first step and run the whole (speech-long)
+        prompt through the LLM once per beam. ``{}`` for greedy search or 1-position prompts."""
+        if self.num_beams == 1 or inputs.size(1) < 2:
+            return {}
+        body = self.llm.get_decoder()
+        name = "cache" if "cache" in inspect.signature(type(body).forward).parameters else "past_key_values"
+        out = body(inputs_embeds=inputs[:, :-1].to(self.llm.dtype), attention_mask=mask[:, :-1].long(), use_cache=True)
+        cache = out["cache"] if "cache" in out else out["past_key_values"]
+        cache.batch_repeat_interleave(self.num_beams)
+        return {name: cache}
 
     def _until_eos(self, seq: List[int]) -> List[int]:
         return seq[: seq.index(self.eos_token_id) + 1] if self.eos_token_id in seq else seq

@@ -1,5 +1,5 @@
 """Inference on awkward input: long recordings (chunked), other sample rates, empty files,
-long prompts; and greedy decoding without the KV cache."""
+long prompts; greedy decoding without the KV cache; beam search's shared prompt cache."""
 
 import numpy as np
 import pytest
@@ -117,3 +117,25 @@ def test_greedy_without_kv_cache_equals_with_it(bloomz, exp_dir, speech):
         with_settings(bloomz, use_cache=False, num_beams=2).generate_ids(encoded)
     with pytest.raises(ValueError, match="greedy search only"):
         BloomzMMS.from_pretrained(exp_dir, use_cache=False, num_beams=3)
+
+
+def test_beam_search_runs_the_prompt_once_per_utterance(bloomz, speech, monkeypatch):
+    waves = [speech[0][0], speech[0][1], speech[1][:30000]]
+    encoded = bloomz.encode(waves)
+    beam = with_settings(bloomz, num_beams=3, length_penalty=0.8, repetition_penalty=1.2, no_repeat_ngram_size=2)
+    seen = []
+    hook = beam.llm.transformer.h[0].register_forward_pre_hook(
+        lambda mod, args, kwargs: seen.append(tuple((args[0] if args else kwargs["hidden_states"]).shape[:2])),
+        with_kwargs=True)
+    try:
+        shared = beam.generate_ids(encoded, PREFIXES[:3], POSTFIXES[:3])
+        prompt_length = beam.prompt(encoded, PREFIXES[:3], POSTFIXES[:3])[0].size(1)
+        assert seen[0] == (3, prompt_length - 1) and seen[1] == (9, 1)  # then one position per beam and step
+        seen.clear()
+        with monkeypatch.context() as m:
+            m.setattr(type(beam), "_beam_prompt_cache", lambda self, inputs, mask: {})
+            assert beam.generate_ids(encoded, PREFIXES[:3], POSTFIXES[:3]) == shared
+        assert seen[0] == (9, prompt_length)  # transformers alone: the whole prompt for each beam
+    finally:
+        hook.remove()
+    assert shared == [beam.generate_ids(beam.encode([w]), p, q)[0] for w, p, q in zip(waves, PREFIXES, POSTFIXES)]
