@@ -29,6 +29,7 @@ pass (see :func:`activation_bytes`), from the layer shapes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -287,9 +288,11 @@ def measure(config: str, batch: Batch, overrides: list, weights_dir: Path) -> di
             if quant and cuda else None
         args = task_args(config, dirs, lang_list, overrides, quantized)
         before = torch.cuda.memory_allocated() if cuda else _status_kb("VmRSS")
-        with torch.device(device):
+        # random weights straight on the device; a quantized LLM is loaded to the GPU by
+        # from_pretrained, the rest built on the CPU and moved, as ESPnet's trainer does
+        with torch.device(device) if not quantized else contextlib.nullcontext():
             model = BloomzMMSTask.build_model(args)
-        model.to(device)  # (quantized weights are already there)
+        model.to(device)
         if cuda:
             torch.cuda.synchronize()
             static = torch.cuda.memory_allocated() - before
