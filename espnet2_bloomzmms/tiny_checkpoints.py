@@ -96,16 +96,26 @@ def write_tiny_mms(
     return out_dir
 
 
-def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """Train a BLOOM-style byte-level BPE tokenizer (lossless on any string) on ``texts``."""
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
+def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int, byte_level: bool = True) -> PreTrainedTokenizerFast:
+    """Train a BPE tokenizer on ``texts``, lossless on any string.
+
+    ``byte_level``: BLOOM's scheme (merges over the 256 byte symbols). Otherwise merges
+    over the characters of ``texts`` (spaces as "▁", as SentencePiece) with byte fallback
+    for unseen characters: a small vocabulary then still spells every script with whole
+    characters, which suits a CTC head over that vocabulary.
+    """
+    if byte_level:
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        alphabet, special = pre_tokenizers.ByteLevel.alphabet(), BLOOM_SPECIAL_TOKENS
+    else:
+        tok = Tokenizer(models.BPE(byte_fallback=True))
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="never")
+        tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Metaspace(prepend_scheme="never")])
+        alphabet, special = [], BLOOM_SPECIAL_TOKENS + [f"<0x{i:02X}>" for i in range(256)]
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=BLOOM_SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
+        vocab_size=vocab_size, special_tokens=special, initial_alphabet=alphabet, show_progress=False
     )
     tok.train_from_iterator(texts, trainer=trainer)
     return PreTrainedTokenizerFast(
@@ -128,10 +138,11 @@ def write_tiny_bloom(
     n_layer: int = 2,
     n_head: int = 4,
     seed: int = 0,
+    byte_level: bool = True,
 ) -> Path:
     """Write a tiny ``BloomForCausalLM`` with a tokenizer trained on ``texts``."""
     out_dir = Path(out_dir)
-    tokenizer = train_bpe_tokenizer(texts, vocab_size)
+    tokenizer = train_bpe_tokenizer(texts, vocab_size, byte_level)
     config = BloomConfig(
         architectures=["BloomForCausalLM"],
         vocab_size=(len(tokenizer) + 7) // 8 * 8,  # padded like BLOOM's embedding

@@ -148,6 +148,20 @@ def test_tokenizer_round_trips_exactly(tiny_llm_dir, sample_texts):
         assert len(tok(text).input_ids) < len(text.encode("utf-8"))
 
 
+def test_char_bpe_tokenizer_round_trips_with_whole_characters(tmp_path, sample_texts):
+    out = write_tiny_bloom(tmp_path / "llm", sample_texts, vocab_size=400, byte_level=False)
+    tok = AutoTokenizer.from_pretrained(out)
+    for text in sample_texts + ROUND_TRIP_EXTRAS:
+        ids = tok(text, add_special_tokens=False).input_ids
+        assert tok.decode(ids) == text
+    # characters of the training text are whole tokens (no byte pieces), unseen ones fall back to bytes
+    byte_ids = set(tok.convert_tokens_to_ids([f"<0x{i:02X}>" for i in range(256)]))
+    for text in sample_texts:
+        assert not byte_ids & set(tok(text).input_ids)
+    assert byte_ids & set(tok("日本語").input_ids)
+    assert len(tok(sample_texts[0]).input_ids) < len(sample_texts[0])
+
+
 # ---------------------------------------------------------------- determinism
 
 

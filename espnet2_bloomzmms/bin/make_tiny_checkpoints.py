@@ -28,6 +28,13 @@ def get_parser() -> argparse.ArgumentParser:
         help="text file(s), one sentence a line, to train the LLM's BPE tokenizer on",
     )
     parser.add_argument("--vocab_size", type=int, default=1000, help="BPE vocab size")
+    parser.add_argument(
+        "--tokenizer",
+        choices=["byte_bpe", "char_bpe"],
+        default="byte_bpe",
+        help="BPE over bytes (BLOOM's) or over characters with byte fallback (a small "
+        "vocabulary that still spells every script with whole characters)",
+    )
     parser.add_argument("--hidden_size", type=int, default=32, help="of both models")
     parser.add_argument("--num_layers", type=int, default=2, help="of both models")
     parser.add_argument("--seed", type=int, default=0)
@@ -64,6 +71,7 @@ def main(cmd: list[str] | None = None) -> None:
             hidden_size=args.hidden_size,
             n_layer=args.num_layers,
             seed=args.seed,
+            byte_level=args.tokenizer == "byte_bpe",
         )
         logging.info(f"wrote tiny BLOOM to {out}")
     if args.mms_dir is not None:

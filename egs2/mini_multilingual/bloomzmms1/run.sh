@@ -30,8 +30,8 @@ if [ "${fast}" = true ]; then
         --local_data_opts "--langs ${langs} --max_train 4 --n_dev 2 --n_test 2"
         --local_models_opts "--langs ${langs} --n_dev 2 --n_test 2 --teach_steps 40 --teach_minutes 1"
         --mi_args "--max_new_tokens 16"
-        --ctc_args "--max_epoch 1 --batch_bins 200000"
-        --ce_args "--max_epoch 1 --batch_bins 200000"
+        --ctc_args "--max_epoch 1 --num_iters_per_epoch none --batch_bins 200000"
+        --ce_args "--max_epoch 1 --num_iters_per_epoch none --batch_bins 200000"
         --decode_beams "1 2"
         --inference_args "--max_new_tokens 16"
     )
