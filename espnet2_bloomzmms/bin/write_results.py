@@ -5,7 +5,9 @@
 
 ASR scores are ``exp/<model>/decode_<set>*/score_<text|text_ctc>.json`` (stage 8); the
 zero-shot instruction-transfer results are ``exp/<model>/zero_shot_<set>/summary.json``
-(stage 9). The file is rewritten atomically, so it always shows whole tables.
+(stage 9); translation and spoken-NLU results are ``exp/<model>/eval_<set>/<system>/result.md``
+(stage 12: ``speech`` beside the ``gold`` and ``cascade*`` text baselines). The file is
+rewritten atomically, so it always shows whole tables.
 """
 
 import argparse
@@ -74,6 +76,17 @@ def main(cmd=None) -> None:
         out += [f"## Zero-shot instruction transfer on {test_set}", "",
                 "Agreement (%) of the answer to the spoken utterance with the LLM's answer to its transcript,",
                 "for instructions never used in training.", "", *zero_shot_table(summaries), ""]
+    for eval_dir in sorted(args.exp.glob("*/eval_*")):
+        systems = sorted(eval_dir.glob("*/result.md"), key=lambda p: (p.parent.name != "speech", p.parent.name))
+        if not systems:
+            continue
+        out += [f"## {eval_dir.parent.name} on {eval_dir.name[len('eval_'):]}", "",
+                "`speech`: the model given the speech; `gold`: the LLM given the transcript as text (ceiling);",
+                "`cascade*`: the LLM given our ASR output (LLM answer / CTC head) as text.", ""]
+        for path in systems:
+            body = path.read_text(encoding="utf-8").strip().splitlines()
+            body = ["#" + line if line.startswith("#") else line for line in body]  # one level down
+            out += [f"### {path.parent.name}", "", *body, ""]
     if len(out) == 6:
         raise SystemExit(f"no scores under {args.exp}: run the scoring stage first")
     with atomic_path(args.output) as tmp:

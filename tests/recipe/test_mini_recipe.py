@@ -1,6 +1,8 @@
 """The mini recipe end to end in fast mode (every stage, a handful of utterances), plus
 the messages a user gets when something is missing."""
 
+import csv
+import json
 import os
 import shutil
 import subprocess
@@ -90,3 +92,48 @@ def test_fast_mode_runs_every_stage(recipe):
     # stages are re-runnable: a second pass over the decoding stage skips finished work
     again = run(recipe, "--fast", "true", "--langs", "en,de,ru", "--stage", "7", "--stop_stage", "7")
     assert "already cover all" in again.stdout
+
+
+def test_stage_12_scores_translation_and_nlu_sets_beside_their_text_baselines(recipe):
+    """Stage 12 on the fast run's TMI model: a FLEURS translation pair and a SpeechGLUE
+    task in their released layouts, prepared by prepare_eval_data, decoded from speech,
+    given to the LLM as gold and cascade text, scored, and summarised in RESULTS.md."""
+    if not (recipe / "exp/ce_TMI/config.yaml").exists():
+        pytest.skip("needs the fast run of test_fast_mode_runs_every_stage")
+    from espnet2_bloomzmms.bin.prepare_eval_data import main as prepare
+    from espnet2_bloomzmms.data.synthesize import synthesize, write_wav
+
+    fleurs = recipe / "corpora/fleurs"
+    sentences = {"en_us": ("The cat sleeps.", "The sun is warm."), "de_de": ("Die Katze schläft.", "Die Sonne ist warm.")}
+    for lang, texts in sentences.items():
+        rows = []
+        for i, text in enumerate(texts):
+            (fleurs / lang / "audio/test").mkdir(parents=True, exist_ok=True)
+            write_wav(fleurs / lang / "audio/test" / f"{lang}{i}.wav", synthesize(text, lang[:2]), 16000)
+            rows.append(f"{10 + i}\t{lang}{i}.wav\t{text}\t{text.lower()}\tc\t16000\tMALE\n")
+        (fleurs / lang / "test.tsv").write_text("".join(rows), encoding="utf-8")
+    prepare(["fleurs_pairs", "--root", str(fleurs), "--src", "en_us", "--tgt", "de_de", "--out", str(recipe / "data/st_en_de")])
+
+    glue = recipe / "corpora/speechglue/sst2/validation"
+    glue.mkdir(parents=True)
+    rows = [["sentence", "label", "idx", "file_sentence", "length_sentence"]]
+    for idx, (text, label) in enumerate((("a wonderful film.", 1), ("a dull and boring story.", 0))):
+        wav = glue / "sentence/0" / f"{idx}.wav"
+        wav.parent.mkdir(parents=True, exist_ok=True)
+        write_wav(wav, synthesize(text, "en"), 16000)
+        rows.append([text, label, idx, str(wav), 16000])
+    with open(glue / "data.csv", "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    prepare(["speechglue", "--root", str(recipe / "corpora/speechglue"), "--task", "sst2", "--out", str(recipe / "data/nlu_sst2")])
+
+    run(recipe, "--fast", "true", "--langs", "en,de,ru", "--stage", "12", "--stop_stage", "12",
+        "--st_sets", "st_en_de", "--nlu_sets", "nlu_sst2")
+    for x, ids in (("st_en_de", 2), ("nlu_sst2", 2)):
+        for system in ("speech", "gold", "cascade", "cascade_ctc"):
+            d = recipe / f"exp/ce_TMI/eval_{x}/{system}"
+            assert len(read_kv(d / "text")) == ids
+            assert json.loads((d / "result.json").read_text(encoding="utf-8"))
+    answers = set(read_kv(recipe / "exp/ce_TMI/eval_nlu_sst2/speech/text").values())
+    assert answers <= {"positive", "negative"}  # constrained to the label words
+    results = (recipe / "RESULTS.md").read_text(encoding="utf-8")
+    assert "st_en_de" in results and "nlu_sst2" in results and "BLEU" in results and "cascade_ctc" in results

@@ -3,7 +3,7 @@
 # A recipe's run.sh calls it with its options; its local/data.sh prepares data dirs and
 # an optional local/make_models.sh writes local base models (the tiny recipe's).
 #
-#   ./bloomzmms.sh --stage 1 --stop_stage 11 [options]     (./bloomzmms.sh --help lists them)
+#   ./bloomzmms.sh --stage 1 --stop_stage 12 [options]     (./bloomzmms.sh --help lists them)
 set -euo pipefail
 
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0")) $*" >&2; }
@@ -23,9 +23,12 @@ die() { log "ERROR: $*"; exit 1; }
 #   9  zero-shot instruction transfer                               exp/ce_*/zero_shot_*
 #   10 packing                                                      exp/packed/*.zip
 #   11 upload to the Hugging Face hub (needs --hf_repo)
+#   12 speech translation / spoken NLU test sets (st_sets, nlu_sets):   exp/<model>/eval_<set>/*
+#      the speech answer beside the LLM given the gold transcript
+#      (ceiling) and given our ASR output (cascade), scored         RESULTS.md
 # Options:
 stage=1                 # first stage to run
-stop_stage=11           # last stage to run
+stop_stage=12           # last stage to run
 nj=2                    # parallel jobs for data preparation
 ngpu=0                  # GPUs per node for training and decoding (0: CPU)
 num_nodes=1             # nodes for training; > 1 needs dist_launcher and train_launcher
@@ -62,6 +65,9 @@ pack_set=TMI            # which instruction-trained model stage 10 packs
 inference_model=""      # parameter file in exp/ce_*/ to decode with (valid.acc.best.pth); empty: the averaged model
 hf_repo=""              # stage 11: hub repo (owner/name) the packed model goes to; empty: no upload
 upload_args=""          # extra options of espnet2_bloomzmms.bin.upload (e.g. "--private true --license apache-2.0")
+st_sets=""              # stage 12: translation test sets under data/ (bin.prepare_eval_data covost2|fleurs_pairs)
+nlu_sets=""             # stage 12: spoken NLU test sets under data/ (bin.prepare_eval_data speechglue|speechxnli)
+eval_models=""          # stage 12: models under exp/ to evaluate; empty: ce_<pack_set>
 
 usage() { sed -n '/^# -\{10\}.* options/,/^$/p' "$0" | sed '1d;$d'; }  # the block up to its blank line
 option_names=$(usage | sed -n 's/^\([a-z_]*\)=.*/\1/p')
@@ -256,5 +262,44 @@ if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
         "${python}" -m espnet2_bloomzmms.bin.upload --model "exp/packed/bloomzmms_ce_${pack_set}.zip" \
             --repo_id "${hf_repo}" ${upload_args}
     fi
+fi
+if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ] && [ -n "${st_sets}${nlu_sets}" ]; then
+    device=cpu; [ "${ngpu}" -gt 0 ] && device=cuda
+    # the ASR instruction (template ${asr_template}) gives the transcripts of the cascade
+    asr_prefix=$("${python}" -c 'import sys; from espnet2_bloomzmms.instructions import read_templates as r; print(next(t.prefix for t in r(sys.argv[1]) if t.id == sys.argv[2]), end="")' "${templates}" "${asr_template}")
+    asr_postfix=$("${python}" -c 'import sys; from espnet2_bloomzmms.instructions import read_templates as r; print(next(t.postfix for t in r(sys.argv[1]) if t.id == sys.argv[2]), end="")' "${templates}" "${asr_template}")
+    for m in ${eval_models:-ce_${pack_set}}; do
+        require "exp/${m}/config.yaml" 6
+        model=$(model_opts "exp/${m}")
+        for x in ${st_sets} ${nlu_sets}; do
+            [ -e "data/${x}/transcript" ] || die "data/${x}/transcript is missing: prepare ${x} with python -m espnet2_bloomzmms.bin.prepare_eval_data (local/data.sh, stage 1)"
+            d=exp/${m}/eval_${x}
+            constraint=(); kind=st
+            if [[ " ${nlu_sets} " == *" ${x} "* ]]; then
+                kind=nlu; mapfile -t answers < "data/${x}/answers"; constraint=(--answers "data/${x}/answers")
+            fi
+            log "Stage 12: ${kind} evaluation of ${m} on ${x} -> ${d}"
+            infer=("${python}" -m espnet2_bloomzmms.bin.inference --device "${device}" ${model} --data_dir "data/${x}")
+            if [ "${kind}" = nlu ]; then
+                "${infer[@]}" --output_dir "${d}/speech" --allowed_answers "${answers[@]}" ${inference_args}
+            else
+                "${infer[@]}" --output_dir "${d}/speech" ${inference_args}
+            fi
+            "${infer[@]}" --output_dir "${d}/asr" --prefix "${asr_prefix}" --postfix "${asr_postfix}" --ctc true ${inference_args}
+            "${python}" -m espnet2_bloomzmms.bin.text_baselines --config "exp/${m}/config.yaml" --data_dir "data/${x}" \
+                --output_dir "${d}" --device "${device}" "${constraint[@]}" \
+                --text gold="data/${x}/transcript" --text cascade="${d}/asr/text" --text cascade_ctc="${d}/asr/text_ctc"
+            for sys in speech gold cascade cascade_ctc; do
+                if [ "${kind}" = nlu ]; then
+                    "${python}" -m espnet2_bloomzmms.bin.score_nlu --task "$(cat "data/${x}/task")" --ref "data/${x}/text" \
+                        --hyp "${d}/${sys}/text" --utt2lang "data/${x}/utt2lang" --name "${m}/${x}/${sys}" --output_dir "${d}/${sys}"
+                else
+                    "${python}" -m espnet2_bloomzmms.bin.score_st --ref "data/${x}/text" --hyp "${d}/${sys}/text" \
+                        --utt2pair "data/${x}/utt2pair" --source "data/${x}/transcript" --name "${m}/${x}/${sys}" --output_dir "${d}/${sys}"
+                fi
+            done
+        done
+    done
+    "${python}" -m espnet2_bloomzmms.bin.write_results --exp exp --output RESULTS.md
 fi
 log "Finished stages ${stage}-${stop_stage}"
