@@ -20,8 +20,8 @@ import logging
 import sys
 from pathlib import Path
 
-from espnet2_bloomzmms.data.datadir import DataDirError, atomic_path, read_kv
-from espnet2_bloomzmms.scoring import behaviour
+from espnet2_bloomzmms.data.datadir import atomic_path
+from espnet2_bloomzmms.scoring import behaviour, report
 from espnet2_bloomzmms.scoring.asr import markdown_table, score
 
 
@@ -47,41 +47,21 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read(parser: argparse.ArgumentParser, option: str, path: Path) -> dict[str, str]:
-    if not path.is_file():
-        parser.error(f"{option}: file is missing: {path}")
-    try:
-        return read_kv(path, escape=False)
-    except (DataDirError, UnicodeDecodeError) as e:
-        parser.error(f"{option}: {e}")
-
-
 def main(cmd: list[str] | None = None) -> dict:
     parser = get_parser()
-    args = parser.parse_args(cmd)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    args = report.parse_scoring_args(parser, cmd)
 
-    refs = _read(parser, "--ref", args.ref)
-    hyps = _read(parser, "--hyp", args.hyp)
-    langs = _read(parser, "--utt2lang", args.utt2lang) if args.utt2lang is not None else None
-    name = args.name or args.hyp.resolve().parent.name
-    try:
+    refs, hyps, name = report.read_decode(parser, args)
+    langs = report.read_arg(parser, "--utt2lang", args.utt2lang)
+    with report.usage_errors(parser, args.hyp):
         result = score(refs, hyps, langs, keep_marks=not args.whisper_exact)
-    except ValueError as e:
-        parser.error(f"{args.hyp}: {e}")
 
-    if result["missing_hypotheses"]:
-        ids = result["missing_hypothesis_ids"]
-        logging.warning(
-            f"{len(ids)} utterances have no hypothesis in {args.hyp} (scored as empty): "
-            + ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
-        )
-    if result["empty_references"]:
-        ids = result["empty_reference_ids"]
-        logging.warning(
-            f"{len(ids)} utterances have an empty reference after normalisation (skipped): "
-            + ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
-        )
+    report.warn_utterances(
+        result["missing_hypothesis_ids"], f"have no hypothesis in {args.hyp} (scored as empty)", mark_more=True
+    )
+    report.warn_utterances(
+        result["empty_reference_ids"], "have an empty reference after normalisation (skipped)", mark_more=True
+    )
 
     record = {
         "name": name,
@@ -95,7 +75,7 @@ def main(cmd: list[str] | None = None) -> dict:
     }
     with atomic_path(args.output) as tmp:
         tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    sys.stdout.write(markdown_table({name: result}) + "\n" + behaviour.markdown_table({name: record["behaviour"]}))
+    sys.stdout.write(report.markdown_tables(name, result, markdown_table, record["behaviour"]))
     sys.stdout.flush()
     logging.info(f"wrote {args.output}")
     return record

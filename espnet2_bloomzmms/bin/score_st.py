@@ -17,12 +17,9 @@ Writes ``result.json`` and ``result.md`` to ``--output_dir`` (default: the direc
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from pathlib import Path
 
-from espnet2_bloomzmms.scoring import behaviour, translation
-from espnet2_bloomzmms.scoring.report import read_arg, write_report
+from espnet2_bloomzmms.scoring import behaviour, report, translation
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -36,8 +33,7 @@ def get_parser() -> argparse.ArgumentParser:
                         help="source transcripts (<uttid> <text>): counts answers that copy the source")
     parser.add_argument("--tokenize", default=None,
                         help="sacrebleu tokenizer for every pair (default: by target language: zh, ja-mecab, 13a, ...)")
-    parser.add_argument("--name", default=None, help="system name in the tables (default: the --hyp directory's name)")
-    parser.add_argument("--output_dir", type=Path, default=None, help="where result.json / result.md go")
+    report.add_report_arguments(parser)
     return parser
 
 
@@ -47,7 +43,7 @@ def _pairs(parser, args, refs: dict) -> dict[str, tuple[str, str]]:
     if args.utt2pair is None:
         return {u: (args.src_lang, args.tgt_lang) for u in refs}
     pairs = {}
-    for uttid, value in read_arg(parser, "--utt2pair", args.utt2pair).items():
+    for uttid, value in report.read_arg(parser, "--utt2pair", args.utt2pair).items():
         fields = value.split()
         if len(fields) != 2:
             parser.error(f"--utt2pair: {args.utt2pair}: {uttid}: expected '<src> <tgt>', got {value!r}")
@@ -57,31 +53,18 @@ def _pairs(parser, args, refs: dict) -> dict[str, tuple[str, str]]:
 
 def main(cmd: list[str] | None = None) -> dict:
     parser = get_parser()
-    args = parser.parse_args(cmd)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    refs = read_arg(parser, "--ref", args.ref)
-    hyps = read_arg(parser, "--hyp", args.hyp)
-    sources = read_arg(parser, "--source", args.source)
+    args = report.parse_scoring_args(parser, cmd)
+    refs, hyps, name = report.read_decode(parser, args)
+    sources = report.read_arg(parser, "--source", args.source)
     pairs = _pairs(parser, args, refs)
-    name = args.name or args.hyp.resolve().parent.name
-    try:
+    with report.usage_errors(parser, args.hyp):
         result = translation.score(refs, hyps, pairs, tokenize=args.tokenize)
-    except ValueError as e:
-        parser.error(f"{args.hyp}: {e}")
-    if result["missing_hypotheses"]:
-        ids = result["missing_hypothesis_ids"]
-        logging.warning(f"{len(ids)} utterances have no hypothesis in {args.hyp} (scored as empty): {', '.join(ids[:5])}")
+    report.warn_utterances(result["missing_hypothesis_ids"], f"have no hypothesis in {args.hyp} (scored as empty)")
     result["behaviour"] = behaviour.score(
         hyps, refs, expected_langs={u: pairs[u][1] for u in refs}, sources=sources,
         groups={u: translation.pair_name(*pairs[u]) for u in refs},
     )
-    record = {"name": name, "ref": str(args.ref), "hyp": str(args.hyp), **result}
-    markdown = translation.markdown_table({name: result}) + "\n" + behaviour.markdown_table({name: result["behaviour"]})
-    json_path, _ = write_report(args.output_dir or args.hyp.parent, record, markdown)
-    sys.stdout.write(markdown)
-    sys.stdout.flush()
-    logging.info(f"wrote {json_path} and result.md")
-    return record
+    return report.publish(args, name, result, translation.markdown_table)
 
 
 if __name__ == "__main__":

@@ -21,17 +21,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from espnet2_bloomzmms.data.corpora.audio import AudioJob
 from espnet2_bloomzmms.data.corpora.preparation import (
+    DataDirBuilder,
     PathLike,
     PrepReport,
-    UtteranceTable,
+    Utterance,
     language_dirs,
-    new_preparer,
     read_tsv,
+    require_columns,
     speaker_id,
     utterance_id,
-    write_prepared,
 )
 from espnet2_bloomzmms.data.datadir import DataDirError
 
@@ -91,33 +90,24 @@ def prepare_commonvoice(
         raise DataDirError(f"{root}: not a directory")
     wanted = SubsetList(subset) if subset is not None else None
     locales = language_dirs(root, langs, _found_locales(root, split), f"Common Voice {split}.tsv")
-    report = PrepReport(out_dir, max_duration)
-    table = UtteranceTable(report)
-    preparer = new_preparer(out_dir, audio_dir, max_duration, nj)
+    builder = DataDirBuilder(out_dir, audio_dir, max_duration, nj)
     for locale, locale_dir in locales.items():
         tsv = locale_dir / f"{split}.tsv"
-        jobs = []
         for lineno, row in read_tsv(tsv):
-            missing = [c for c in REQUIRED_COLUMNS if c not in row]
-            if missing:
-                raise DataDirError(f"{tsv}: no column {', '.join(missing)}; is it a Common Voice TSV?")
+            require_columns(tsv, row, REQUIRED_COLUMNS, "Common Voice TSV")
             where = f"{tsv}:{lineno}"
             stem = Path(row["path"]).stem
             spk = speaker_id("cv", locale, row["client_id"], where)
             uttid = utterance_id(spk, stem, where)
             if wanted is not None and not wanted.match(uttid, row["path"], stem):
-                report.skipped["not_in_subset"] += 1
+                builder.skip("not_in_subset")
                 continue
-            text = row["sentence"].strip()
-            if not text:
-                report.skipped["empty_text"] += 1
-                continue
-            if table.add(uttid, {"text": text, "spk": spk, "lang": lang_map.get(locale, locale)}):
-                jobs.append(AudioJob(uttid, locale_dir / "clips" / row["path"], f"{locale}/{uttid}"))
-        table.settle(preparer.prepare_all(jobs))
+            builder.queue(Utterance(uttid, row["sentence"].strip(), spk, lang_map.get(locale, locale),
+                                    locale_dir / "clips" / row["path"], f"{locale}/{uttid}"))
+        builder.prepare_audio()
     if wanted is not None:
-        report.notes.append(
+        builder.report.notes.append(
             f"{len(wanted.matched)} of the {wanted.n_entries} entries of {wanted.path} matched "
             f"a clip of {split}.tsv"
         )
-    return write_prepared(table, check_audio)
+    return builder.write(check_audio)

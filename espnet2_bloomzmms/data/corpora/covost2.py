@@ -30,15 +30,13 @@ import re
 from pathlib import Path
 from typing import Mapping, Optional
 
-from espnet2_bloomzmms.data.corpora.audio import AudioJob
 from espnet2_bloomzmms.data.corpora.preparation import (
+    DataDirBuilder,
     PrepReport,
-    UtteranceTable,
-    new_preparer,
+    Utterance,
     read_tsv,
     speaker_id,
     utterance_id,
-    write_prepared,
 )
 from espnet2_bloomzmms.data.translation import instruction, write_st_files
 
@@ -97,24 +95,16 @@ def prepare_covost2(
     if validated_tsv is not None:
         cv = {r["path"]: r for _, r in _rows(Path(validated_tsv), ("client_id", "path", "sentence"))}
 
-    report = PrepReport(out_dir)
-    table = UtteranceTable(report)
-    transcripts, jobs = {}, []
+    builder = DataDirBuilder(out_dir, audio_dir, nj=nj)
     for lineno, row in rows:
         where = f"{covost_tsv}:{lineno}"
         info = {**cv.get(row["path"], {}), **{k: v for k, v in row.items() if v}}
         clip = Path(row["path"]).stem
         spk = speaker_id("covost2", f"{src}_{tgt}", info.get("client_id") or clip, where)
         uttid = utterance_id(spk, clip, where)
-        translation = " ".join(row["translation"].split())
-        if not translation:
-            report.skipped["empty_text"] += 1
-            continue
-        fields = {"text": translation, "spk": spk, "lang": src, "prefix": prefix, "postfix": postfix}
-        if table.add(uttid, fields):
-            transcripts[uttid] = " ".join(info.get("sentence", "").split())
-            jobs.append(AudioJob(uttid, clips_dir / row["path"], f"{src}/{clip}"))
-    table.settle(new_preparer(out_dir, audio_dir, None, nj).prepare_all(jobs))
-    report = write_prepared(table)
-    write_st_files(out_dir, table.done, src, tgt, transcripts)
+        builder.queue(Utterance(uttid, " ".join(row["translation"].split()), spk, src,
+                                clips_dir / row["path"], f"{src}/{clip}", prefix, postfix,
+                                transcript=" ".join(info.get("sentence", "").split())))
+    report = builder.write()
+    write_st_files(out_dir, builder.kept, src, tgt, builder.transcripts)
     return report

@@ -22,6 +22,7 @@ code, name, ISO 639-3, ISO 639-1 or empty), readable as the recipes' ``languages
 from __future__ import annotations
 
 import functools
+import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +30,14 @@ from typing import Iterator, Mapping, Optional, Sequence
 
 from espnet2_bloomzmms.data.corpora.audio import AudioJob
 from espnet2_bloomzmms.data.corpora.preparation import (
+    DataDirBuilder,
     PathLike,
     PrepReport,
-    UtteranceTable,
+    Utterance,
+    check_one_of,
     language_dirs,
-    new_preparer,
     read_tsv,
     speaker_id,
-    write_prepared,
 )
 from espnet2_bloomzmms.data.datadir import DataDirError
 
@@ -75,31 +76,31 @@ def _found_languages(data: Path, split: str) -> dict[str, Path]:
     return {d.name: d for d in data.iterdir() if d.is_dir() and (d / f"{split}.tsv").is_file()}
 
 
-def _archive_jobs(archive: Path, sub: str, rows: Mapping[str, str], seen: set) -> Iterator[AudioJob]:
-    """Jobs for the archive members that the TSV lists (``rows``: file name -> uttid)."""
+def _archive_jobs(archive: Path, utts: Mapping[str, Utterance], seen: set) -> Iterator[AudioJob]:
+    """Jobs for the archive members that the TSV lists (``utts``: file name -> utterance)."""
     with tarfile.open(archive, "r:*") as tar:
         for member in tar:
             name = member.name.rsplit("/", 1)[-1]
-            if not member.isfile() or name not in rows or name in seen:
+            if not member.isfile() or name not in utts or name in seen:
                 continue
             seen.add(name)
-            uttid = rows[name]
+            utt = utts[name]
             data = tar.extractfile(member).read()
-            yield AudioJob(uttid, archive / member.name, f"{sub}/{uttid}", data)
+            yield AudioJob(utt.uttid, archive / member.name, utt.out_name, data)
 
 
-def _audio_jobs(lang_dir: Path, split: str, rows: Mapping[str, str]) -> Iterator[AudioJob]:
+def _audio_jobs(lang_dir: Path, split: str, utts: Sequence[Utterance]) -> Iterator[AudioJob]:
+    """Each utterance's extracted file, else its member of the split's archive (streamed)."""
     folder, archive = lang_dir / "audio" / split, lang_dir / "audio" / f"{split}.tar.gz"
-    sub = f"{split}/{lang_dir.name}"  # converted audio: <audio dir>/<split>/<lang>/<uttid>.wav
     if folder.is_dir():
-        for name, uttid in rows.items():
-            yield AudioJob(uttid, folder / name, f"{sub}/{uttid}")
+        yield from (utt.job for utt in utts)
     elif archive.is_file():
+        by_name = {os.fspath(utt.audio.relative_to(folder)): utt for utt in utts}
         seen: set = set()
-        yield from _archive_jobs(archive, sub, rows, seen)
-        for name, uttid in rows.items():  # listed but not in the archive: reported missing
+        yield from _archive_jobs(archive, by_name, seen)
+        for name, utt in by_name.items():  # listed but not in the archive: reported missing
             if name not in seen:
-                yield AudioJob(uttid, archive / split / name, f"{sub}/{uttid}")
+                yield AudioJob(utt.uttid, archive / split / name, utt.out_name)
     else:
         raise DataDirError(f"{lang_dir}: no audio for {split}: neither {folder} nor {archive} exists")
 
@@ -117,10 +118,8 @@ def prepare_fleurs(
     check_audio: bool = False,
 ) -> PrepReport:
     """Write the data dir of one FLEURS split for ``langs`` (default: all on disk)."""
-    if split not in SPLITS:
-        raise ValueError(f"FLEURS split must be one of {SPLITS}, got {split!r}")
-    if text_field not in TEXT_FIELDS:
-        raise ValueError(f"text_field must be one of {sorted(TEXT_FIELDS)}, got {text_field!r}")
+    check_one_of(split, SPLITS, "FLEURS split")
+    check_one_of(text_field, sorted(TEXT_FIELDS), "text_field")
     root, out_dir, lang_map = Path(root), Path(out_dir), dict(lang_map or {})
     data = _data_dir(root)
     if not data.is_dir():
@@ -129,20 +128,16 @@ def prepare_fleurs(
     unknown = [lang for lang in lang_dirs if lang not in fleurs_languages()]
     if unknown:
         raise DataDirError(f"{data}: {', '.join(unknown)} are not FLEURS language codes")
-    report = PrepReport(out_dir, max_duration)
-    table = UtteranceTable(report)
-    preparer = new_preparer(out_dir, audio_dir, max_duration, nj)
+    builder = DataDirBuilder(out_dir, audio_dir, max_duration, nj)
     for lang, lang_dir in lang_dirs.items():
         tsv = lang_dir / f"{split}.tsv"
-        rows: dict[str, str] = {}  # file name -> uttid
         for lineno, row in read_tsv(tsv, FLEURS_COLUMNS):
             text = row[TEXT_FIELDS[text_field]].strip()
-            if not text:
-                report.skipped["empty_text"] += 1
+            if not text:  # before the id: a row without text is not checked further
+                builder.skip("empty_text")
                 continue
             uttid = speaker_id("fleurs", lang, Path(row["file_name"]).stem, f"{tsv}:{lineno}")
-            fields = {"text": text, "spk": uttid, "lang": lang_map.get(lang, lang)}
-            if table.add(uttid, fields):
-                rows[row["file_name"]] = uttid
-        table.settle(preparer.prepare_all(_audio_jobs(lang_dir, split, rows)))
-    return write_prepared(table, check_audio)
+            builder.queue(Utterance(uttid, text, uttid, lang_map.get(lang, lang),
+                                    lang_dir / "audio" / split / row["file_name"], f"{split}/{lang}/{uttid}"))
+        builder.prepare_audio(functools.partial(_audio_jobs, lang_dir, split))
+    return builder.write(check_audio)

@@ -24,15 +24,13 @@ import logging
 from pathlib import Path
 from typing import Mapping, Optional
 
-from espnet2_bloomzmms.data.corpora.audio import AudioJob
 from espnet2_bloomzmms.data.corpora.preparation import (
+    DataDirBuilder,
     PrepReport,
-    UtteranceTable,
-    new_preparer,
+    Utterance,
     read_tsv,
     speaker_id,
     utterance_id,
-    write_prepared,
 )
 from espnet2_bloomzmms.data.translation import instruction, write_st_files
 
@@ -69,29 +67,25 @@ def prepare_fleurs_pairs(
     for _, row in read_tsv(tgt_tsv, FLEURS_COLUMNS):
         references.setdefault(row["id"], " ".join(row["raw_transcription"].split()))
 
-    report = PrepReport(out_dir)
-    table = UtteranceTable(report)
-    transcripts, jobs, unpaired = {}, [], set()
+    builder = DataDirBuilder(out_dir, audio_dir, nj=nj)
+    unpaired = set()
     for lineno, row in read_tsv(src_tsv, FLEURS_COLUMNS):
         where = f"{src_tsv}:{lineno}"
         reference = references.get(row["id"])
         if reference is None:
             unpaired.add(row["id"])
             continue
-        if not reference:
-            report.skipped["empty_text"] += 1
+        if not reference:  # before the id: a row without text is not checked further
+            builder.skip("empty_text")
             continue
         name = Path(row["file_name"]).stem
         spk = speaker_id("fleurs", f"{src}_{tgt}", name, where)
-        uttid = utterance_id(spk, row["id"], where)
-        fields = {"text": reference, "spk": spk, "lang": src, "prefix": prefix, "postfix": postfix}
-        if table.add(uttid, fields):
-            transcripts[uttid] = " ".join(row["raw_transcription"].split())
-            jobs.append(AudioJob(uttid, root / src / "audio" / split / row["file_name"], f"{src}/{name}"))
+        builder.queue(Utterance(utterance_id(spk, row["id"], where), reference, spk, src,
+                                root / src / "audio" / split / row["file_name"], f"{src}/{name}", prefix, postfix,
+                                transcript=" ".join(row["raw_transcription"].split())))
     if unpaired:
-        report.notes.append(f"{len(unpaired)} sentence ids of {src} have no {tgt} text in {tgt_tsv}")
+        builder.report.notes.append(f"{len(unpaired)} sentence ids of {src} have no {tgt} text in {tgt_tsv}")
         logging.warning(f"{src_tsv}: {len(unpaired)} sentence ids are not in {tgt_tsv}; their recordings are left out")
-    table.settle(new_preparer(out_dir, audio_dir, None, nj).prepare_all(jobs))
-    report = write_prepared(table)
-    write_st_files(out_dir, table.done, src, tgt, transcripts)
+    report = builder.write()
+    write_st_files(out_dir, builder.kept, src, tgt, builder.transcripts)
     return report

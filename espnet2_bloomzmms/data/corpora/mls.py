@@ -20,16 +20,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from espnet2_bloomzmms.data.corpora.audio import AudioJob
 from espnet2_bloomzmms.data.corpora.preparation import (
+    DataDirBuilder,
     PathLike,
     PrepReport,
-    UtteranceTable,
+    Utterance,
+    check_one_of,
     language_dirs,
-    new_preparer,
     speaker_id,
     utterance_id,
-    write_prepared,
 )
 from espnet2_bloomzmms.data.datadir import DataDirError
 
@@ -64,8 +63,7 @@ def prepare_mls(
     check_audio: bool = False,
 ) -> PrepReport:
     """Write the data dir of one split for ``langs`` (ISO codes; default: all on disk)."""
-    if split not in SPLITS:
-        raise ValueError(f"MLS split must be one of {SPLITS}, got {split!r}")
+    check_one_of(split, SPLITS, "MLS split")
     unknown = [lang for lang in langs or () if lang not in MLS_LANGUAGES]
     if unknown:
         raise ValueError(f"not MLS languages: {unknown}; MLS has {sorted(MLS_LANGUAGES)}")
@@ -74,12 +72,9 @@ def prepare_mls(
         raise DataDirError(f"{root}: not a directory")
     found = _found(root, split)
     folders = language_dirs(root, langs, found, f"mls_<language>[_opus]/{split}/transcripts.txt")
-    report = PrepReport(out_dir, max_duration)
-    table = UtteranceTable(report)
-    preparer = new_preparer(out_dir, audio_dir, max_duration, nj)
+    builder = DataDirBuilder(out_dir, audio_dir, max_duration, nj)
     for lang, (folder, suffix) in folders.items():
         transcripts = folder / split / "transcripts.txt"
-        jobs = []
         with open(transcripts, encoding="utf-8", newline="\n") as f:
             for lineno, line in enumerate(f, 1):
                 line = line.rstrip("\n")
@@ -92,12 +87,8 @@ def prepare_mls(
                     raise DataDirError(f"{where}: expected '<speaker>_<book>_<segment><TAB>text', got {line[:80]!r}")
                 spk = speaker_id("mls", lang, parts[0], where)
                 uttid = utterance_id(spk, utt, where)
-                text = text.strip()
-                if not text:
-                    report.skipped["empty_text"] += 1
-                    continue
-                if table.add(uttid, {"text": text, "spk": spk, "lang": lang_map.get(lang, lang)}):
-                    audio = folder / split / "audio" / parts[0] / parts[1] / f"{utt}{suffix}"
-                    jobs.append(AudioJob(uttid, audio, f"{split}/{lang}/{uttid}"))
-        table.settle(preparer.prepare_all(jobs))
-    return write_prepared(table, check_audio)
+                audio = folder / split / "audio" / parts[0] / parts[1] / f"{utt}{suffix}"
+                builder.queue(Utterance(uttid, text.strip(), spk, lang_map.get(lang, lang), audio,
+                                        f"{split}/{lang}/{uttid}"))
+        builder.prepare_audio()
+    return builder.write(check_audio)

@@ -18,9 +18,9 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Optional, Sequence, Union
+from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
-from espnet2_bloomzmms.data.corpora.audio import KEPT, AudioPreparer, PreparedAudio
+from espnet2_bloomzmms.data.corpora.audio import KEPT, AudioJob, AudioPreparer, PreparedAudio
 from espnet2_bloomzmms.data.datadir import (
     DataDirError,
     validate_data_dir,
@@ -28,12 +28,16 @@ from espnet2_bloomzmms.data.datadir import (
 )
 
 __all__ = [
+    "DataDirBuilder",
     "PrepReport",
+    "Utterance",
     "UtteranceTable",
+    "check_one_of",
     "language_dirs",
     "new_preparer",
     "read_lang_map",
     "read_tsv",
+    "require_columns",
     "speaker_id",
     "utterance_id",
     "write_prepared",
@@ -81,6 +85,20 @@ def read_tsv(path: PathLike, columns: Optional[Sequence[str]] = None) -> Iterato
                     f"({', '.join(columns)}), got {len(values)}"
                 )
             yield lineno, dict(zip(columns, values))
+
+
+def require_columns(path: PathLike, row: Mapping[str, str], columns: Sequence[str], what: str) -> None:
+    """A row of ``path`` (read by :func:`read_tsv`) must have ``columns``, else the file is
+    not ``what`` (e.g. "Common Voice TSV")."""
+    missing = [c for c in columns if c not in row]
+    if missing:
+        raise DataDirError(f"{path}: no column {', '.join(missing)}; is it a {what}?")
+
+
+def check_one_of(value: str, allowed: Sequence[str], what: str) -> None:
+    """A ``ValueError`` naming ``what`` unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {allowed}, got {value!r}")
 
 
 def _token(value: str, what: str, where: str) -> str:
@@ -204,3 +222,79 @@ def language_dirs(base: Path, wanted: Optional[Sequence[str]], found: Mapping[st
             f"{base}: no {what} for {', '.join(missing)}; found: {', '.join(sorted(found)) or 'none'}"
         )
     return {lang: found[lang] for lang in wanted}
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One corpus row read as an utterance: its data-dir fields and where its audio is."""
+
+    uttid: str
+    text: str
+    spk: str
+    lang: str
+    audio: Path  # the corpus file
+    out_name: str  # its path under the audio dir, without ``.wav``, if it must be converted
+    prefix: Optional[str] = None  # instruction around the speech (test sets)
+    postfix: Optional[str] = None
+    transcript: Optional[str] = None  # what is spoken, where ``text`` is something else
+
+    @property
+    def fields(self) -> dict:
+        """The data-dir fields before the audio is seen (no ``wav`` yet)."""
+        fields = {"text": self.text, "spk": self.spk, "lang": self.lang}
+        if self.prefix is not None:
+            fields["prefix"] = self.prefix
+        if self.postfix is not None:
+            fields["postfix"] = self.postfix
+        return fields
+
+    @property
+    def job(self) -> AudioJob:
+        return AudioJob(self.uttid, self.audio, self.out_name)
+
+
+class DataDirBuilder:
+    """One data dir in the making, as every corpus reader makes it: rows are queued as
+    utterances or counted as skipped, their audio is prepared a batch (a language) at a
+    time, and the kept utterances are written as a validated data dir."""
+
+    def __init__(self, out_dir: PathLike, audio_dir: Optional[PathLike] = None,
+                 max_duration: Optional[float] = None, nj: int = 1):
+        self.out_dir = Path(out_dir)
+        self.report = PrepReport(self.out_dir, max_duration)
+        self.table = UtteranceTable(self.report)
+        self.preparer = new_preparer(self.out_dir, audio_dir, max_duration, nj)
+        self.queued: list[Utterance] = []  # waiting for their audio
+        self.transcripts: dict[str, Optional[str]] = {}  # uttid -> Utterance.transcript
+
+    def skip(self, reason: str) -> None:
+        """Count a row left out (``reason``: a key of ``SKIP_REASONS``)."""
+        self.report.skipped[reason] += 1
+
+    def queue(self, utt: Utterance) -> bool:
+        """Queue an utterance for audio; False (counted) if its text is empty or its id repeats."""
+        if not utt.text:
+            self.skip("empty_text")
+            return False
+        if not self.table.add(utt.uttid, utt.fields):
+            return False
+        self.queued.append(utt)
+        self.transcripts[utt.uttid] = utt.transcript
+        return True
+
+    def prepare_audio(self, jobs: Optional[Callable[[list[Utterance]], Iterable[AudioJob]]] = None) -> None:
+        """Prepare the audio of the utterances queued so far: each one's own file, or the
+        jobs ``jobs`` makes of them (FLEURS streams members of an archive)."""
+        queued, self.queued = self.queued, []
+        self.table.settle(self.preparer.prepare_all(jobs(queued) if jobs is not None else (u.job for u in queued)))
+
+    def write(self, check_audio: bool = False) -> PrepReport:
+        """Prepare what is still queued, then write the data dir (see :func:`write_prepared`)."""
+        if self.queued:
+            self.prepare_audio()
+        return write_prepared(self.table, check_audio)
+
+    @property
+    def kept(self) -> dict[str, dict]:
+        """uttid -> data-dir fields of the utterances kept so far."""
+        return self.table.done

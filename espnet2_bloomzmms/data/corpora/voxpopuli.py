@@ -19,17 +19,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from espnet2_bloomzmms.data.corpora.audio import AudioJob
 from espnet2_bloomzmms.data.corpora.preparation import (
+    DataDirBuilder,
     PathLike,
     PrepReport,
-    UtteranceTable,
+    Utterance,
+    check_one_of,
     language_dirs,
-    new_preparer,
     read_tsv,
+    require_columns,
     speaker_id,
     utterance_id,
-    write_prepared,
 )
 from espnet2_bloomzmms.data.datadir import DataDirError
 
@@ -61,10 +61,8 @@ def prepare_voxpopuli(
     check_audio: bool = False,
 ) -> PrepReport:
     """Write the data dir of one split for ``langs`` (default: those of the 16 on disk)."""
-    if split not in SPLITS:
-        raise ValueError(f"VoxPopuli split must be one of {SPLITS}, got {split!r}")
-    if text_field not in TEXT_FIELDS:
-        raise ValueError(f"text_field must be one of {sorted(TEXT_FIELDS)}, got {text_field!r}")
+    check_one_of(split, SPLITS, "VoxPopuli split")
+    check_one_of(text_field, sorted(TEXT_FIELDS), "text_field")
     root, out_dir, lang_map = Path(root), Path(out_dir), dict(lang_map or {})
     base = _transcribed_dir(root)
     if not base.is_dir():
@@ -73,27 +71,18 @@ def prepare_voxpopuli(
     if langs is None:
         found = {lang: d for lang, d in found.items() if lang in ASR_LANGUAGES}
     lang_dirs = language_dirs(base, langs, found, f"VoxPopuli asr_{split}.tsv")
-    report = PrepReport(out_dir, max_duration)
-    table = UtteranceTable(report)
-    preparer = new_preparer(out_dir, audio_dir, max_duration, nj)
+    builder = DataDirBuilder(out_dir, audio_dir, max_duration, nj)
     for lang, lang_dir in lang_dirs.items():
         tsv = lang_dir / f"asr_{split}.tsv"
-        jobs = []
         for lineno, row in read_tsv(tsv):
-            missing = [c for c in REQUIRED_COLUMNS if c not in row]
-            if missing:
-                raise DataDirError(f"{tsv}: no column {', '.join(missing)}; is it a VoxPopuli asr TSV?")
+            require_columns(tsv, row, REQUIRED_COLUMNS, "VoxPopuli asr TSV")
             where, seg = f"{tsv}:{lineno}", row["id"]
             if row["speaker_id"] in _NO_SPEAKER:
                 spk = uttid = speaker_id("voxpopuli", lang, seg, where)
             else:
                 spk = speaker_id("voxpopuli", lang, row["speaker_id"], where)
                 uttid = utterance_id(spk, seg, where)
-            text = row[TEXT_FIELDS[text_field]].strip()
-            if not text:
-                report.skipped["empty_text"] += 1
-                continue
-            if table.add(uttid, {"text": text, "spk": spk, "lang": lang_map.get(lang, lang)}):
-                jobs.append(AudioJob(uttid, lang_dir / seg[:4] / f"{seg}.ogg", f"{split}/{lang}/{uttid}"))
-        table.settle(preparer.prepare_all(jobs))
-    return write_prepared(table, check_audio)
+            builder.queue(Utterance(uttid, row[TEXT_FIELDS[text_field]].strip(), spk, lang_map.get(lang, lang),
+                                    lang_dir / seg[:4] / f"{seg}.ogg", f"{split}/{lang}/{uttid}"))
+        builder.prepare_audio()
+    return builder.write(check_audio)

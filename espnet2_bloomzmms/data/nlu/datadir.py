@@ -19,7 +19,19 @@ from typing import Iterable, Mapping
 from espnet2_bloomzmms.data.datadir import atomic_path, write_kv
 from espnet2_bloomzmms.data.nlu.tasks import NLUTask
 
-__all__ = ["read_answers", "write_nlu_files"]
+__all__ = ["gold_and_prompt", "read_answers", "write_nlu_files"]
+
+
+def gold_and_prompt(task: NLUTask, label: str, spoken: str, texts: Mapping[str, str], where: str) -> tuple[str, str, str]:
+    """(``text``, ``prefix``, ``postfix``) of one example: the label word of ``label``, and
+    the task prompt around the ``spoken`` field with the other ``texts`` written in.  A
+    label the task does not have is an error naming ``where`` (file:line)."""
+    try:
+        gold = task.gold(label)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from e
+    prefix, postfix = task.instruction(spoken, texts)
+    return gold, prefix, postfix
 
 
 def write_nlu_files(out_dir: Path, task: NLUTask, uttids: Iterable[str], transcripts: Mapping[str, str]) -> None:

@@ -32,16 +32,14 @@ import csv
 from pathlib import Path
 from typing import Optional
 
-from espnet2_bloomzmms.data.corpora.audio import AudioJob
 from espnet2_bloomzmms.data.corpora.preparation import (
+    DataDirBuilder,
     PrepReport,
-    UtteranceTable,
-    new_preparer,
+    Utterance,
     speaker_id,
     utterance_id,
-    write_prepared,
 )
-from espnet2_bloomzmms.data.nlu.datadir import write_nlu_files
+from espnet2_bloomzmms.data.nlu.datadir import gold_and_prompt, write_nlu_files
 from espnet2_bloomzmms.data.nlu.tasks import NLUTask, get_task
 
 __all__ = ["GLUE_SOURCES", "prepare_speechglue", "spoken_field"]
@@ -105,26 +103,18 @@ def prepare_speechglue(
             raise ValueError(f"{csv_path}: no column(s) {missing}; its header has {reader.fieldnames}")
         rows = list(reader)
 
-    report = PrepReport(out_dir)
-    table = UtteranceTable(report)
-    transcripts, jobs = {}, []
+    builder = DataDirBuilder(out_dir, audio_dir, nj=nj)
     for lineno, row in enumerate(rows, 2):
         where = f"{csv_path}:{lineno}"
         texts = {k: " ".join((row[k] or "").split()) for k in task.fields}
-        if not texts[field]:
-            report.skipped["empty_text"] += 1
+        if not texts[field]:  # before the label: a row without speech text is not checked further
+            builder.skip("empty_text")
             continue
-        try:
-            gold = task.gold(row["label"])
-        except ValueError as e:
-            raise ValueError(f"{where}: {e}") from e
-        prefix, postfix = task.instruction(field, texts)
+        gold, prefix, postfix = gold_and_prompt(task, row["label"], field, texts, where)
         spk = speaker_id("speechglue", "en", f"{task_name}_{row['idx']}", where)
-        uttid = utterance_id(spk, field, where)
-        if table.add(uttid, {"text": gold, "spk": spk, "lang": "en", "prefix": prefix, "postfix": postfix}):
-            transcripts[uttid] = texts[field]
-            jobs.append(AudioJob(uttid, _audio(root, glue_task, split, field, row), f"{task_name}/{row['idx']}"))
-    table.settle(new_preparer(out_dir, audio_dir, None, nj).prepare_all(jobs))
-    report = write_prepared(table)
-    write_nlu_files(out_dir, task, table.done, transcripts)
+        builder.queue(Utterance(utterance_id(spk, field, where), gold, spk, "en",
+                                _audio(root, glue_task, split, field, row), f"{task_name}/{row['idx']}",
+                                prefix, postfix, transcript=texts[field]))
+    report = builder.write()
+    write_nlu_files(out_dir, task, builder.kept, builder.transcripts)
     return report

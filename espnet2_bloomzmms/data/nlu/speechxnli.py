@@ -26,17 +26,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
-from espnet2_bloomzmms.data.corpora.audio import AudioJob
 from espnet2_bloomzmms.data.corpora.preparation import (
+    DataDirBuilder,
     PrepReport,
-    UtteranceTable,
-    new_preparer,
+    Utterance,
     read_tsv,
     speaker_id,
     utterance_id,
-    write_prepared,
 )
-from espnet2_bloomzmms.data.nlu.datadir import write_nlu_files
+from espnet2_bloomzmms.data.nlu.datadir import gold_and_prompt, write_nlu_files
 from espnet2_bloomzmms.data.nlu.tasks import get_task
 
 __all__ = ["XNLI_LANGUAGES", "prepare_speechxnli"]
@@ -76,34 +74,27 @@ def prepare_speechxnli(
             raise FileNotFoundError(f"{path}: no SpeechXNLI sentence list for {lang!r}")
         sentences[lang] = _sentence_index(path)
 
-    report = PrepReport(out_dir)
-    table = UtteranceTable(report)
-    transcripts, jobs, unspoken = {}, [], 0
+    builder = DataDirBuilder(out_dir, audio_dir, nj=nj)
+    unspoken = 0
     for lineno, row in read_tsv(xnli_tsv):
         lang = row.get("language")
         if lang not in sentences:
             continue
         where = f"{xnli_tsv}:{lineno}"
-        texts = {field: row[column] for field, column in _COLUMNS.items()}
-        line = sentences[lang].get(texts[spoken])
+        raw = {field: row[column] for field, column in _COLUMNS.items()}
+        line = sentences[lang].get(raw[spoken])
         if line is None:
             unspoken += 1
+            builder.skip("not_in_subset")
             continue
-        try:
-            gold = task.gold(row["gold_label"])
-        except ValueError as e:
-            raise ValueError(f"{where}: {e}") from e
-        prefix, postfix = task.instruction(spoken, {k: " ".join(v.split()) for k, v in texts.items()})
+        texts = {k: " ".join(v.split()) for k, v in raw.items()}
+        gold, prefix, postfix = gold_and_prompt(task, row["gold_label"], spoken, texts, where)
         spk = speaker_id("speechxnli", lang, row["pairID"], where)
-        uttid = utterance_id(spk, spoken, where)
-        if table.add(uttid, {"text": gold, "spk": spk, "lang": lang, "prefix": prefix, "postfix": postfix}):
-            transcripts[uttid] = " ".join(texts[spoken].split())
-            audio = speech_dir / "audios" / lang / f"xnli_{audio_split}_{line:04d}.flac"
-            jobs.append(AudioJob(uttid, audio, f"{lang}/{line:04d}"))
+        builder.queue(Utterance(utterance_id(spk, spoken, where), gold, spk, lang,
+                                speech_dir / "audios" / lang / f"xnli_{audio_split}_{line:04d}.flac",
+                                f"{lang}/{line:04d}", prefix, postfix, transcript=texts[spoken]))
     if unspoken:
-        report.skipped["not_in_subset"] += unspoken
-        report.notes.append(f"{unspoken} {spoken}s are not in the sentences_<lang>.txt lists (no speech)")
-    table.settle(new_preparer(out_dir, audio_dir, None, nj).prepare_all(jobs))
-    report = write_prepared(table)
-    write_nlu_files(out_dir, task, table.done, transcripts)
+        builder.report.notes.append(f"{unspoken} {spoken}s are not in the sentences_<lang>.txt lists (no speech)")
+    report = builder.write()
+    write_nlu_files(out_dir, task, builder.kept, builder.transcripts)
     return report
