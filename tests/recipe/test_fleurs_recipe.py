@@ -1,7 +1,8 @@
 """The paper-scale recipe (egs2/fleurs/bloomzmms1) without GPUs: its --help, stage 1 on
-a tiny FLEURS tree in the released layout, and the command lines the shared pipeline
-builds for multi-node, DeepSpeed, averaged-model decoding and upload (a stand-in Python
-records them instead of training)."""
+tiny FLEURS, CoVoST 2, SpeechGLUE and SpeechXNLI trees in the released layouts, and the
+command lines the shared pipeline builds for multi-node, DeepSpeed, averaged-model
+decoding, upload and the translation / NLU sets of stage 12 (a stand-in Python records
+them instead of training)."""
 
 import os
 import re
@@ -10,26 +11,40 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from espnet2_bloomzmms.data.corpora.fleurs import fleurs_languages
 from espnet2_bloomzmms.data.datadir import read_kv
 
 REPO = Path(__file__).resolve().parents[2]
-FLEURS_UTTS = {  # FLEURS code -> (split, sentence id, file, text, espeak voice)
+sys.path[:0] = [str(REPO / "tests/data/corpora"), str(REPO / "tests/data/nlu")]  # the corpus fixture builders
+from corpus_fixtures import can_write, write_audio
+from test_speechglue import RTE, write_task
+from test_speechxnli import write_corpus as write_speechxnli
+
+FLEURS_UTTS = {  # FLEURS code -> (split, sentence id, file, text, espeak voice); one id, one sentence
     "en_us": [("train", 1, "1.wav", "The weather is nice today.", "en"),
               ("dev", 2, "2.wav", "Where is the train station?", "en"),
               ("test", 3, "3.wav", "I have two sisters.", "en")],
-    "de_de": [("train", 4, "4.wav", "Das Wetter ist heute schön.", "de"),
-              ("dev", 5, "5.wav", "Wo ist der Bahnhof?", "de"),
-              ("test", 6, "6.wav", "Ich habe zwei Schwestern.", "de")],
+    "de_de": [("train", 1, "4.wav", "Das Wetter ist heute schön.", "de"),
+              ("dev", 2, "5.wav", "Wo ist der Bahnhof?", "de"),
+              ("test", 3, "6.wav", "Ich habe zwei Schwestern.", "de")],
 }
+CV_CLIENT = "c3" * 32
+COVOST2 = {"de": "Das Wetter ist heute schön.", "zh-CN": "今天天气很好。"}  # en->X translations of one clip
+EVAL_ARGS = "--fleurs_st_pairs en_us:de_de --covost2_tgts de,zh-CN --speechglue_tasks rte,sst2 --speechxnli_langs en,de"
+ST_SETS = ["st_covost2_en_de", "st_covost2_en_zh-CN", "st_fleurs_en_us_de_de"]
+NLU_SETS = ["nlu_speechglue_rte", "nlu_speechglue_sst2", "nlu_speechxnli"]
 
 
 @pytest.fixture
 def recipe(tmp_path) -> Path:
+    def outputs(src, names):  # a run's outputs in the recipe dir (local/data/ is the recipe's own)
+        return [n for n in names if n == "RESULTS.md" or (n in ("data", "dump", "exp") and Path(src).name == "bloomzmms1")]
+
     for rel in ("egs2/TEMPLATE/bloomzmms1", "egs2/fleurs/bloomzmms1"):
-        shutil.copytree(REPO / rel, tmp_path / rel, symlinks=True,
-                        ignore=shutil.ignore_patterns("data", "dump", "exp", "RESULTS.md"))
+        shutil.copytree(REPO / rel, tmp_path / rel, symlinks=True, ignore=outputs)
     return tmp_path / "egs2/fleurs/bloomzmms1"
 
 
@@ -71,15 +86,106 @@ def fleurs_root(tmp_path) -> Path:
     return root
 
 
-def test_stage1_prepares_fleurs_with_one_language_id_per_language(recipe, fleurs_root):
-    run(recipe, "--stage", "1", "--stop_stage", "1", "--nj", "1", FLEURS=str(fleurs_root))
+@pytest.fixture
+def eval_corpora(tmp_path, fleurs_root) -> dict:
+    """db.sh's variables for FLEURS and tiny CoVoST 2 (+ Common Voice English clips as
+    mp3), SpeechGLUE (rte, sst2) and SpeechXNLI (en, de) trees in their released layouts."""
+    if not can_write("MP3", "MPEG_LAYER_III"):
+        pytest.skip("libsndfile without MP3 (Common Voice clips)")
+    cv = tmp_path / "cv" / "en"
+    noise = np.random.default_rng(0).uniform(-0.1, 0.1, 8000).astype(np.float32)
+    write_audio(cv / "clips" / "common_voice_en_1.mp3", noise, 48000, "MP3", "MPEG_LAYER_III")
+    (cv / "validated.tsv").write_text(f"client_id\tpath\tsentence\n{CV_CLIENT}\tcommon_voice_en_1.mp3\t"
+                                      "The weather is nice today.\n", encoding="utf-8")
+    covost = tmp_path / "covost2"
+    covost.mkdir()
+    for tgt, text in COVOST2.items():
+        (covost / f"covost_v2.en_{tgt}.tsv").write_text(
+            f"path\ttranslation\tsplit\ncommon_voice_en_1.mp3\t{text}\ttest\n", encoding="utf-8")
+    glue = tmp_path / "speechglue"
+    write_task(glue, "rte", "validation", ["sentence1", "sentence2"], RTE, with_audio=lambda idx: idx != 2)
+    write_task(glue, "sst2", "validation", ["sentence"], [("a gripping film.", 1, 3)])
+    (tmp_path / "xnli").mkdir()
+    xnli = write_speechxnli(tmp_path / "xnli")
+    return {"FLEURS": str(fleurs_root), "COVOST2": str(covost), "COVOST2_CV": str(cv), "SPEECHGLUE": str(glue),
+            "SPEECHXNLI": str(xnli / "speechxnli"), "XNLI": str(xnli / "XNLI-1.0")}
+
+
+def test_stage1_prepares_fleurs_and_eval_sets_and_run_passes_them_to_stage12(recipe, eval_corpora, recorded):
+    stage1 = ("--stage", "1", "--stop_stage", "1", "--nj", "1", "--data_args", EVAL_ARGS)
+    run(recipe, *stage1, **eval_corpora)
     data = recipe / "data"
     assert sorted(read_kv(data / "train/utt2lang").values()) == ["de", "en"]  # ISO ids, not en_us
     assert sorted(read_kv(data / "test_fleurs/text").values()) == ["I have two sisters.", "Ich habe zwei Schwestern."]
     assert sorted(read_kv(data / "dev/utt2lang").values()) == ["de", "en"]
     assert (data / "languages.tsv").read_text(encoding="utf-8") == "de\tGerman\nen\tEnglish\n"
-    again = run(recipe, "--stage", "1", "--stop_stage", "1", "--nj", "1", FLEURS=str(fleurs_root))
+
+    # stage 12's sets, the translation instructions naming languages as data/languages.tsv does
+    assert sorted(p.name for p in data.glob("st_*")) == ST_SETS and sorted(p.name for p in data.glob("nlu_*")) == NLU_SETS
+    fleurs = data / "st_fleurs_en_us_de_de"
+    assert list(read_kv(fleurs / "text").values()) == ["Ich habe zwei Schwestern."]
+    assert list(read_kv(fleurs / "transcript").values()) == ["I have two sisters."]
+    assert list(read_kv(fleurs / "prefix").values()) == ["Translate the following text from English to German\n"]
+    for tgt, name in (("de", "German"), ("zh-CN", "Mandarin Chinese")):  # FLEURS's name of zh, not "Chinese"
+        d = data / f"st_covost2_en_{tgt}"
+        assert list(read_kv(d / "text").values()) == [COVOST2[tgt]]
+        assert list(read_kv(d / "transcript").values()) == ["The weather is nice today."]
+        assert list(read_kv(d / "utt2pair").values()) == [f"en {tgt}"]
+        assert list(read_kv(d / "prefix").values()) == [f"Translate the following text from English to {name}\n"]
+    assert [p.name for p in (data / "local/covost2_wavs/en").iterdir()] == ["common_voice_en_1.wav"]  # decoded once
+    assert sorted(read_kv(data / "nlu_speechglue_rte/text").values()) == ["no", "yes"]
+    assert (data / "nlu_speechglue_sst2/task").read_text().split() == ["sst2"]
+    assert sorted(set(read_kv(data / "nlu_speechxnli/utt2lang").values())) == ["de", "en"]
+    again = run(recipe, *stage1, **eval_corpora)
     assert "data/fleurs_train: already prepared" in again.stderr
+    assert "data/st_covost2_en_zh-CN: already prepared" in again.stderr
+    assert "data/nlu_speechxnli: already prepared" in again.stderr
+
+    fake, calls = recorded
+    run(recipe, "--python", str(fake), "--stage", "12", "--stop_stage", "12", "--eval_models", "ce_T",
+        "--data_args", EVAL_ARGS, **eval_corpora)
+    lines = calls.read_text().splitlines()
+    speech = {m.group(1): c for c in lines  # each set decoded from speech, and scored as translation or NLU
+              if (m := re.search(r"bin\.inference .*--data_dir data/(\S+) --output_dir exp/ce_T/eval_\1/speech\b", c))}
+    assert sorted(speech) == sorted(ST_SETS + NLU_SETS)
+    assert "--allowed_answers yes no" in speech["nlu_speechglue_rte"]
+    assert "--allowed_answers" not in speech["st_covost2_en_de"]
+    scored = {(c.split()[1], re.search(r"--name ce_T/(\S+)/speech", c).group(1)) for c in lines
+              if "bin.score_" in c and "/speech " in c}
+    assert scored == {*(("espnet2_bloomzmms.bin.score_st", x) for x in ST_SETS),
+                      *(("espnet2_bloomzmms.bin.score_nlu", x) for x in NLU_SETS)}
+
+
+def test_default_eval_sets_are_covost2s_targets_in_both_corpora(recipe):
+    """Without --data_args: CoVoST 2's 15 en->X pairs, and the same languages from FLEURS
+    (codes that FLEURS has); only the corpora given are listed."""
+    def listed(kind, *opts):
+        result = subprocess.run(["local/data.sh", *opts, "--list_eval_sets", kind], cwd=recipe,
+                                capture_output=True, text=True, check=True)
+        return result.stdout.split()
+
+    st = listed("st", "--fleurs", "/f", "--covost2", "/c")
+    covost = [x[len("st_covost2_en_"):] for x in st if x.startswith("st_covost2_en_")]
+    pairs = [x[len("st_fleurs_en_us_"):] for x in st if x.startswith("st_fleurs_en_us_")]
+    assert covost == "de ca zh-CN fa et mn tr ar sv-SE lv sl ta ja id cy".split() and len(st) == 30
+    codes = fleurs_languages()
+    assert all(code in codes for code in pairs)
+    assert [codes[code].iso639_1 for code in pairs] == [t.split("-")[0] for t in covost]
+    assert listed("st", "--covost2", "/c") == st[:15] and listed("st", "--fleurs", "/f", "--fleurs_st_pairs", "none") == []
+    assert listed("nlu", "--fleurs", "/f") == []
+    assert listed("nlu", "--speechglue", "/g", "--speechxnli", "/x") == [
+        f"nlu_speechglue_{t}" for t in
+        "cola mnli_matched mnli_mismatched mrpc qnli qqp rte sst2 stsb wnli".split()] + ["nlu_speechxnli"]
+
+
+def test_stage1_stops_early_on_a_missing_eval_corpus_part(recipe, fleurs_root):
+    result = run(recipe, "--stage", "1", "--stop_stage", "1", check=False, FLEURS=str(fleurs_root))
+    assert result.returncode != 0  # the default pairs need FLEURS's ca_es, ...
+    assert f"FLEURS pair en_us:ca_es: {fleurs_root}/data/ca_es/test.tsv is missing" in result.stderr
+    result = run(recipe, "--stage", "1", "--stop_stage", "1", "--data_args", "--fleurs_st_pairs none", check=False,
+                 FLEURS=str(fleurs_root), COVOST2=str(fleurs_root))
+    assert "--covost2 needs the Common Voice English clips" in result.stderr
+    assert not (recipe / "data/fleurs_train").exists()  # before any preparation
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 # BLOOMZMMS at the paper's scale (Denisov & Vu, NAACL Findings 2024): MMS-1B-all,
 # a 17 x 1024 E-Branchformer and BLOOMZ-7b1, CTC pre-training then multi-instructional
 # training (T / MI / TMI) on FLEURS (102 languages) + Common Voice + VoxPopuli, tested
-# on FLEURS, VoxPopuli and MLS. Corpora: db.sh; cluster launch: cmd.sh; resources per
-# stage and config: README.md.
+# on FLEURS, VoxPopuli and MLS, then as a zero-shot speech translator (CoVoST 2, FLEURS)
+# and spoken-language understander (SpeechGLUE, SpeechXNLI) in stage 12. Corpora: db.sh;
+# cluster launch: cmd.sh; resources per stage and config: README.md.
 #
 #   ./run.sh                                          # every stage (4 GPUs, as the paper)
 #   ./run.sh --stage 5 --stop_stage 6                 # training only; re-runnable, resumes
@@ -11,6 +12,7 @@
 #       --ce_config conf/tuning/train_ce_24gb.yaml    # one 24 GB GPU
 #   ./run.sh --num_nodes 2 --stage 5 --stop_stage 6   # 2 nodes x 4 GPUs (set cmd.sh first)
 #   ./run.sh --stage 11 --hf_repo owner/bloomzmms     # upload the packed model
+#   ./run.sh --stage 12 --eval_models "ce_T ce_TMI"   # the translation / NLU sets stage 1 made
 #   ./run.sh --help                                   # every stage and option
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,6 +26,8 @@ ctc_config=conf/train_ctc.yaml    # step 1 (conf/tuning/ has the variants)
 ce_config=conf/train_ce.yaml      # step 2, initialised from step 1
 mms=""                            # speech encoder; default: the one ctc_config names
 llm=""                            # LLM; default: the one ctc_config names
+data_args=""                      # more options of local/data.sh, lists comma-separated
+                                  # (e.g. "--fleurs_st_pairs en_us:de_de,de_de:en_us --speechglue_tasks rte,sst2")
 rest=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -33,7 +37,8 @@ while [ $# -gt 0 ]; do
         --ce_config) ce_config=$2; shift 2 ;;
         --mms) mms=$2; shift 2 ;;
         --llm) llm=$2; shift 2 ;;
-        -h|--help) sed -n '2,14p;/^ngpu=/,/^llm=/p' "$0"; ./bloomzmms.sh --help; exit 0 ;;
+        --data_args) data_args=$2; shift 2 ;;
+        -h|--help) sed -n '2,16p;/^ngpu=/,/^rest=/p' "$0" | sed '$d'; ./bloomzmms.sh --help; exit 0 ;;
         *) rest+=("$1"); shift ;;
     esac
 done
@@ -56,12 +61,22 @@ test_sets=test_fleurs
 [ -z "${CV_SUBSET}" ] || data_opts+=" --cv_subset ${CV_SUBSET}"
 [ -z "${VOXPOPULI}" ] || { data_opts+=" --voxpopuli ${VOXPOPULI}"; test_sets+=" test_voxpopuli"; }
 [ -z "${MLS}" ] || { data_opts+=" --mls ${MLS}"; test_sets+=" test_mls"; }
+[ -z "${COVOST2}" ] || data_opts+=" --covost2 ${COVOST2}"
+[ -z "${COVOST2_CV}" ] || data_opts+=" --covost2_cv ${COVOST2_CV}"
+[ -z "${SPEECHGLUE}" ] || data_opts+=" --speechglue ${SPEECHGLUE}"
+[ -z "${SPEECHXNLI}" ] || data_opts+=" --speechxnli ${SPEECHXNLI}"
+[ -z "${XNLI}" ] || data_opts+=" --xnli ${XNLI}"
+data_opts+=" ${data_args}"
+# stage 12's test sets: the ones local/data.sh prepares from the corpora given
+st_sets=$(local/data.sh ${data_opts} --list_eval_sets st)
+nlu_sets=$(local/data.sh ${data_opts} --list_eval_sets nlu)
 
 ./bloomzmms.sh \
     --ngpu "${ngpu}" --nj "${nj}" \
     --train_launcher "${train_launcher}" --dist_launcher "${dist_launcher}" \
     --local_data_opts "${data_opts}" \
     --train_set train --valid_set dev --test_sets "${test_sets}" \
+    --st_sets "${st_sets}" --nlu_sets "${nlu_sets}" \
     --languages data/languages.tsv --templates local/data/instructions.tsv \
     --mms "${mms}" --llm "${llm}" \
     --ctc_config "${ctc_config}" --ce_config "${ce_config}" \

@@ -26,9 +26,8 @@ def lines(path):
     return path.read_text(encoding="utf-8").splitlines()
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("speechxnli")
+def write_corpus(root):
+    """XNLI-1.0/xnli.dev.tsv of EXAMPLES and speechxnli/ with the speech of SENTENCES, under ``root``."""
     rows = ["\t".join(HEADER)]
     for lang, gold, s1, s2, pair in EXAMPLES:
         row = dict.fromkeys(HEADER, "x") | {"language": lang, "gold_label": gold, "sentence1": s1, "sentence2": s2,
@@ -45,6 +44,11 @@ def corpus(tmp_path_factory):
             noise = np.random.default_rng(i).uniform(-0.1, 0.1, rate // 4)
             soundfile.write(speech / "audios" / lang / f"xnli_validation_{i:04d}.flac", noise, rate)
     return root
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_corpus(tmp_path_factory.mktemp("speechxnli"))
 
 
 def test_premise_spoken(corpus, tmp_path):

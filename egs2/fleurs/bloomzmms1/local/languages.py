@@ -10,6 +10,10 @@ to ISO 639-1 codes (ISO 639-3 where a language has none: ``yue``, ``ceb``, ...).
     local/languages.py names data/languages.tsv data/train data/dev data/test_fleurs
         language id -> English name for every id in the dirs' utt2lang (the
         instruction templates' {lang}); FLEURS's names first, then the package's table
+    local/languages.py eval_names data/local/eval_languages.tsv
+        FLEURS code and language id -> FLEURS's English name, for prepare_eval_data
+        --languages: the translation instructions of FLEURS pairs (cmn_hans_cn) and
+        CoVoST 2 (zh-CN) name a language as data/languages.tsv does
 """
 
 import argparse
@@ -49,16 +53,28 @@ def names(data_dirs: list) -> dict:
     return out
 
 
+def eval_names() -> dict:
+    """Keyed by FLEURS code and by id, so that codes of any corpus resolve to one name."""
+    ids = fleurs_ids()
+    out = {}
+    for code, lang in fleurs_languages().items():
+        out[code] = out[ids[code]] = lang.name
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fleurs_map").add_argument("out", type=Path)
+    sub.add_parser("eval_names").add_argument("out", type=Path)
     p = sub.add_parser("names")
     p.add_argument("out", type=Path)
     p.add_argument("data_dirs", nargs="+", type=Path)
     args = parser.parse_args(argv)
     if args.command == "fleurs_map":
         write_tsv(args.out, fleurs_ids())
+    elif args.command == "eval_names":
+        write_tsv(args.out, eval_names())
     else:
         write_tsv(args.out, names(args.data_dirs))
 
