@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import tiny_model_config
+from tiny_model_configs import tiny_model_config
 
 from espnet2_bloomzmms.inference import BloomzMMS, llm_context_length
 from espnet2_bloomzmms.model_archive import ArchiveError, find_model_file, pack_model, unpack_model

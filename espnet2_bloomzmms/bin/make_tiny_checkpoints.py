@@ -37,6 +37,7 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--hidden_size", type=int, default=32, help="of both models")
     parser.add_argument("--num_layers", type=int, default=2, help="of both models")
+    parser.add_argument("--conv_dim", type=int, default=32, help="channels of the MMS feature encoder's convolutions")
     parser.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -79,6 +80,8 @@ def main(cmd: list[str] | None = None) -> None:
             args.mms_dir,
             hidden_size=args.hidden_size,
             num_hidden_layers=args.num_layers,
+            intermediate_size=2 * args.hidden_size,
+            conv_dim=args.conv_dim,
             seed=args.seed,
         )
         logging.info(f"wrote tiny MMS to {out}")

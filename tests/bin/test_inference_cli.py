@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import tiny_model_config
+from tiny_model_configs import tiny_model_config
 
 from espnet2_bloomzmms.bin.inference import main
 from espnet2_bloomzmms.data.datadir import read_kv

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import tiny_model_config
+from tiny_model_configs import tiny_model_config
 
 
 def data_options(data_dir: Path, split: str, names=("wav.scp,speech,sound", "text,text,text", "utt2lang,lang,text", "prefix,prefix,text", "postfix,postfix,text")):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import tiny_model_config
+from tiny_model_configs import tiny_model_config
 
 from espnet2_bloomzmms.model.bloomzmms_model import BloomzMMSModel
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask

@@ -121,7 +121,7 @@ def test_utterance_alone_equals_utterance_in_padded_batch(built):
 
 
 def test_optimizer_step_changes_only_trainable_weights(tiny_mms_dir, tiny_llm_dir, tmp_path):
-    from conftest import tiny_model_config
+    from tiny_model_configs import tiny_model_config
 
     config = tiny_model_config(tiny_mms_dir, tiny_llm_dir)
     config["decoder_conf"]["lora"] = {"r": 4, "alpha": 8, "dropout": 0.0}

@@ -1,27 +1,16 @@
 """The recipe's LLM-teaching stage: answers, data parsing, and a few-step run end to end."""
 
-import importlib.util
 import json
 import re
-from pathlib import Path
 
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from espnet2_bloomzmms.tiny_checkpoints import write_tiny_bloom
+from mini_recipe_scripts import RECIPE, load_local_script
 
-RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "mini_multilingual" / "bloomzmms1"
 DATA = RECIPE / "local" / "data"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("teach_llm", RECIPE / "local" / "teach_llm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tl = _load_script()
+tl = load_local_script("teach_llm")
 
 
 @pytest.mark.parametrize(
@@ -115,7 +104,7 @@ def test_main_few_steps(tmp_path, capsys):
         "--langs", "es", "hi", "ru", "--n_dev", "2", "--n_test", "200", "--steps", "40",
         "--batch_size", "16", "--lr", "1e-2", "--log_every", "10", "--max_new_tokens", "6",
         "--max_minutes", "2", "--synthetic", "0.5", "--novel_words", "0.3", "--random_copy", "0.1",
-        "--mix_templates", "0.2",
+        "--mix_templates", "0.2", "--ctc_shape", "0.3",
     ])
     logged = capsys.readouterr().out
 
@@ -135,6 +124,7 @@ def test_main_few_steps(tmp_path, capsys):
         assert {"train", "heldout"} <= set(row), task
         assert all(0.0 <= cell["accuracy"] <= 1.0 and cell["n"] > 0 for cell in row.values())
     assert saved["tasks"]["repeat"]["T"]["n"] == 3 * 2
+    assert set(saved["ctc_shaped"]["tasks"]) == set(tl.TASKS)  # the same dev set, sentences in CTC shape
     config = json.loads((out_dir / "teach_config.json").read_text(encoding="utf-8"))
     assert config["steps"] == 40 and config["steps_done"] == 40 and config["seed"] == 0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # temp dirs gone
@@ -146,3 +136,25 @@ def test_encode_prompt_tokenizes_segments_apart(tiny_llm_dir):
     parts = [tokenizer(s, add_special_tokens=False)["input_ids"]
              for s in ("Repeat the sentence: ", "Hace buen tiempo hoy.", ". ")]
     assert ids == parts[0] + parts[1] + parts[2]
+
+
+def test_ctc_shaped_collapses_back_to_the_sentence(tiny_llm_dir):
+    """Removing blanks and merging repeats (CTC's rule) gives the sentence's tokens back;
+    prefix and postfix are untouched; ~4.6 positions a token, as 50 frames/s speech has."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llm_dir)
+    enc = tl.SegmentEncoder(tokenizer)
+    template = tl.Template("T", "repeat", "train", "Repeat the sentence: ", ". ")
+    example = tl.make_example(enc, 2, "es", "Spanish", template, "Hace buen tiempo hoy, ¿verdad?")
+    a, b = example.sentence_span
+    assert example.prompt_ids[a:b] == enc("Hace buen tiempo hoy, ¿verdad?")
+    rng, ratios = __import__("random").Random(0), []
+    for _ in range(200):
+        shaped = tl.ctc_shaped(example, rng, blank_id=2)
+        sa, sb = shaped.sentence_span
+        assert shaped.prompt_ids[:sa] == example.prompt_ids[:a] and shaped.prompt_ids[sb:] == example.prompt_ids[b:]
+        body = shaped.prompt_ids[sa:sb]
+        collapsed = [t for i, t in enumerate(body) if t != 2 and (i == 0 or body[i - 1] != t)]
+        assert collapsed == example.prompt_ids[a:b]
+        assert shaped.answer_ids == example.answer_ids
+        ratios.append(len(body) / (b - a))
+    assert 4.0 < sum(ratios) / len(ratios) < 5.2

@@ -44,8 +44,16 @@ def read_languages(path: Path) -> dict:
     return {code: (name, voice) for code, name, voice in rows}
 
 
-def plan(text_dir: Path, langs: list, n_dev: int, n_test: int, max_train: int, seed: int) -> dict:
-    """split -> {uttid: (lang, espeak voice, variant, rate, text)}"""
+def plan(
+    text_dir: Path, langs: list, n_dev: int, n_test: int, max_train: int, seed: int, renditions: int = 1
+) -> dict:
+    """split -> {uttid: (lang, espeak voice, variant, rate, text)}
+
+    Each train sentence is spoken ``renditions`` times by different voices (more acoustic
+    variety for the same text); dev and test sentences once each.
+    """
+    if not 1 <= renditions <= len(VOICES):
+        raise SystemExit(f"--renditions must be between 1 and {len(VOICES)} (the voices), got {renditions}")
     languages = read_languages(text_dir / "languages.tsv")
     unknown = [lang for lang in langs if lang not in languages]
     if unknown:
@@ -61,9 +69,10 @@ def plan(text_dir: Path, langs: list, n_dev: int, n_test: int, max_train: int, s
             if split == "train" and max_train:
                 chunk = chunk[:max_train]
             for i, text in enumerate(chunk):
-                variant, rate = rng.choice(VOICES), rng.choice(RATES)
-                uid = f"{lang}_{variant}_{split}{i:04d}"
-                utts[split][uid] = (lang, languages[lang][1], variant, rate, text)
+                for variant in rng.sample(VOICES, renditions if split == "train" else 1):
+                    rate = rng.choice(RATES)
+                    uid = f"{lang}_{variant}_{split}{i:04d}"
+                    utts[split][uid] = (lang, languages[lang][1], variant, rate, text)
     return utts
 
 
@@ -85,11 +94,12 @@ def main(argv=None) -> None:
     parser.add_argument("--n_dev", type=int, default=20)
     parser.add_argument("--n_test", type=int, default=20)
     parser.add_argument("--max_train", type=int, default=0, help="train sentences per language (0: all)")
+    parser.add_argument("--renditions", type=int, default=1, help="voices per train sentence")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nj", type=int, default=2)
     args = parser.parse_args(argv)
 
-    utts = plan(args.text_dir, args.langs, args.n_dev, args.n_test, args.max_train, args.seed)
+    utts = plan(args.text_dir, args.langs, args.n_dev, args.n_test, args.max_train, args.seed, args.renditions)
     jobs = []
     for split, items in utts.items():
         for uid, (lang, voice, variant, rate, text) in items.items():
