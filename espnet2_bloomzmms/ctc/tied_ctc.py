@@ -6,6 +6,8 @@ language. The matrix is shared with the LLM (not copied), so it costs no memory 
 no checkpoint space.
 """
 
+import logging
+
 import torch
 import torch.nn.functional as F
 from espnet2.asr.ctc import CTC
@@ -24,13 +26,32 @@ class TiedOutput(torch.nn.Module):
         return F.linear(x.to(self.weight.dtype), self.weight).float()
 
 
+BLANK_TWIN_COSINE = 0.9
+
+
+@torch.no_grad()
+def blank_twins(weight: torch.Tensor, blank_id: int, threshold: float = BLANK_TWIN_COSINE) -> int:
+    """How many other tokens' embeddings point (cosine > ``threshold``) where the blank's does."""
+    if not 0 <= blank_id < weight.size(0):
+        raise ValueError(f"CTC blank_id {blank_id} is outside the LLM vocabulary (size {weight.size(0)})")
+    blank = weight[blank_id].float()
+    count = 0
+    for start in range(0, weight.size(0), 16384):  # BLOOM's 250 880 x 4096 in slices, not one fp32 copy
+        cos = F.cosine_similarity(weight[start : start + 16384].float(), blank[None], dim=-1)
+        count += int((cos > threshold).sum())
+    return count - 1  # the blank itself
+
+
 class LLMTiedCTC(CTC):
     """ESPnet's CTC over the LLM vocabulary with a configurable blank token.
 
     Args:
         embedding: the LLM's input embeddings (vocabulary x hidden size).
         blank_id: token used as CTC blank; BLOOM's ``<unk>`` (0) by default, a token
-            that never occurs in transcripts.
+            that never occurs in transcripts. It must also have an embedding of its own:
+            tokens a model never trained on (special tokens, byte fallbacks) tend to share
+            one direction, and a blank among them can never win the softmax, so CTC stays
+            on its blank plateau. :func:`blank_twins` counts them; the constructor warns.
     """
 
     def __init__(
@@ -48,6 +69,15 @@ class LLMTiedCTC(CTC):
                 dropout_rate=dropout_rate,
                 zero_infinity=zero_infinity,
             )
+        if not embedding.weight.is_meta:
+            twins = blank_twins(embedding.weight, blank_id)
+            if twins:
+                logging.warning(
+                    f"CTC blank token {blank_id}: {twins} other tokens have embeddings within cosine "
+                    f"{BLANK_TWIN_COSINE} of its own, so CTC can hardly make the blank win; choose a "
+                    "trained token that never occurs in transcripts (e.g. the EOS token) with "
+                    "--ctc_conf blank_id=ID"
+                )
         self.ctc_lo = TiedOutput(embedding)
         exclude_frozen_from_state_dict(self.ctc_lo)  # the LLM's checkpoint has it
         self.blank_id = blank_id

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from espnet2_bloomzmms.ctc.tied_ctc import LLMTiedCTC
+from espnet2_bloomzmms.ctc.tied_ctc import LLMTiedCTC, blank_twins
 from espnet2_bloomzmms.decoder.llm import LLMDecoder
 
 
@@ -99,3 +99,24 @@ def test_greedy_ids_with_non_zero_blank():
     hs = _frames([2, 0, 0, 1, 2, 1, 4, 2, 2])[None]
     assert ctc.greedy_ids(hs, torch.tensor([9])) == [[0, 1, 1, 4]]
     assert ctc.greedy_ids(hs, torch.tensor([0])) == [[]]
+
+
+def test_blank_twins_counts_tokens_sharing_the_blanks_direction(caplog):
+    """Untrained tokens drifting to one direction: a blank among them is flagged (with
+    the fix in the message), a trained token of its own is not."""
+    g = torch.Generator().manual_seed(0)
+    weight = torch.randn(50, 16, generator=g)
+    shared = torch.randn(16, generator=g)
+    weight[:10] = shared + 0.05 * torch.randn(10, 16, generator=g)  # ids 0-9: one direction
+    embedding = torch.nn.Embedding.from_pretrained(weight)
+    assert blank_twins(weight, 0) == 9
+    assert blank_twins(weight, 20) == 0
+    with caplog.at_level("WARNING"):
+        LLMTiedCTC(embedding, blank_id=0)
+    assert "CTC blank token 0: 9 other tokens" in caplog.text and "blank_id" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        LLMTiedCTC(embedding, blank_id=20)
+    assert caplog.text == ""
+    with pytest.raises(ValueError, match="outside the LLM vocabulary"):
+        LLMTiedCTC(embedding, blank_id=50)
