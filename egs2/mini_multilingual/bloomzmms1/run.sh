@@ -4,7 +4,7 @@
 # decoding, scoring, zero-shot instruction transfer, packing — on speech that espeak-ng
 # synthesises in 7 languages, on CPU, with no download.
 #
-#   ./run.sh                          # every stage (18 min 22 s on 2 CPU cores; RESULTS.md)
+#   ./run.sh                          # every stage (25 min 47 s on 2 CPU cores; RESULTS.md)
 #   ./run.sh --fast true              # a handful of utterances, one epoch each (CI)
 #   ./run.sh --stage 5 --stop_stage 6 # some stages; each is re-runnable
 #   ./run.sh --mms facebook/mms-1b-all --llm bigscience/bloomz-560m   # real models
