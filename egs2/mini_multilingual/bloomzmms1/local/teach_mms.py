@@ -80,9 +80,9 @@ def teach(args: argparse.Namespace) -> tuple:
     head = torch.nn.Linear(model.config.hidden_size, N_MELS)
     params = list(model.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    warm = max(1, args.steps // 10)  # linear warm-up over 10 %, then linear decay to 5 %
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.05, (args.steps - s) / max(1, args.steps - warm)))
+    # one-cycle: 10 % warm-up (at least 2 steps, which OneCycleLR needs), then cosine annealing
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=args.lr, total_steps=args.steps, pct_start=max(0.1, 2 / args.steps)
     )
     rng = random.Random(args.seed)
     log, start = [], time.time()
@@ -122,8 +122,8 @@ def main(argv=None) -> None:
     p.add_argument("--num_threads", type=int, default=2)
     p.add_argument("--log_every", type=int, default=50)
     args = p.parse_args(argv)
-    if args.steps < 1:
-        p.error("--steps must be at least 1")
+    if args.steps < 3:
+        p.error("--steps must be at least 3")
 
     model, report = teach(args)
     tmp = args.out_dir.with_name(args.out_dir.name + ".tmp")
