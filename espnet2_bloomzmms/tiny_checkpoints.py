@@ -84,8 +84,7 @@ def write_tiny_mms(
     model = _seeded_init(Wav2Vec2ForCTC, config, seed)
     model.save_pretrained(out_dir)
     # MMS ships per-language adapter files; an "eng" one lets target_lang="eng" load too.
-    adapters = {k: v.detach().clone().contiguous() for k, v in model._get_adapters().items()}
-    save_file(adapters, out_dir / "adapter.eng.safetensors", metadata={"format": "pt"})
+    save_mms_adapters(model, out_dir, ["eng"])
     Wav2Vec2FeatureExtractor(
         feature_size=1,
         sampling_rate=16000,
@@ -94,6 +93,13 @@ def write_tiny_mms(
         return_attention_mask=True,
     ).save_pretrained(out_dir)
     return out_dir
+
+
+def save_mms_adapters(model: Wav2Vec2ForCTC, out_dir: Path, langs: Iterable[str]) -> None:
+    """Write ``model``'s adapter weights as MMS's per-language ``adapter.<lang>.safetensors``."""
+    adapters = {k: v.detach().clone().contiguous() for k, v in model._get_adapters().items()}
+    for lang in langs:
+        save_file(adapters, Path(out_dir) / f"adapter.{lang}.safetensors", metadata={"format": "pt"})
 
 
 def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int, byte_level: bool = True) -> PreTrainedTokenizerFast:

@@ -36,9 +36,8 @@ def blank_twins(weight: torch.Tensor, blank_id: int, threshold: float = BLANK_TW
         raise ValueError(f"CTC blank_id {blank_id} is outside the LLM vocabulary (size {weight.size(0)})")
     blank = weight[blank_id].float()
     count = 0
-    for start in range(0, weight.size(0), 16384):  # BLOOM's 250 880 x 4096 in slices, not one fp32 copy
-        cos = F.cosine_similarity(weight[start : start + 16384].float(), blank[None], dim=-1)
-        count += int((cos > threshold).sum())
+    for rows in weight.split(16384):  # BLOOM's 250 880 x 4096 in slices, not one fp32 copy
+        count += int((F.cosine_similarity(rows.float(), blank[None], dim=-1) > threshold).sum())
     return count - 1  # the blank itself
 
 

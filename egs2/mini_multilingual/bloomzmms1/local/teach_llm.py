@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import random
 import shutil
 import sys
@@ -33,6 +32,8 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
+
+from espnet2_bloomzmms.data.datadir import write_dir_atomically
 
 TASKS = ("repeat", "language", "first_word", "last_word", "count_words", "uppercase")
 ASR_TEMPLATE_ID = "T"  # "Repeat the sentence: " + transcript + ". " (the BLOOMZMMS template)
@@ -465,31 +466,6 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- saving
-
-
-def save_atomically(out_dir: Path, write) -> None:
-    """Call ``write(tmp_dir)`` on a temp dir next to ``out_dir``, then rename it into place."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
-        write(tmp)
-        old = None
-        if out_dir.exists():
-            old = out_dir.parent / f".{out_dir.name}.old{os.getpid()}"
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -622,6 +598,7 @@ def main(argv=None) -> dict:
         lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
     )
     budget_s = args.max_minutes * 60.0
+    blank_id = eos_id if args.blank_id is None else args.blank_id  # of --ctc_shape examples
     stream = ExampleStream(
         train,
         SyntheticSentences({c: s["train"] for c, s in splits.items()}, args.novel_words),
@@ -632,7 +609,7 @@ def main(argv=None) -> dict:
         copy_tokens=sorted({i for c in codes for s in splits[c]["train"] for i in enc(s)}),
         copy_template=lambda rng, ids: token_copy_example(
             enc, eos_id, langs, rng, [t for t in train_tmpl if t.task == "repeat"], ids),
-        ctc_shape=args.ctc_shape, blank_id=eos_id if args.blank_id is None else args.blank_id,
+        ctc_shape=args.ctc_shape, blank_id=blank_id,
     )
     batches = make_batches(stream, args.batch_size, random.Random(args.seed + 1))
     use_bf16 = args.autocast == "bf16" or (args.autocast == "auto" and cpu_has_fast_bf16())
@@ -684,8 +661,7 @@ def main(argv=None) -> dict:
     log(f"dev greedy exact match ({result['eval_s']:.1f}s):\n{format_table(result)}")
     if args.ctc_shape > 0:
         shape_rng = random.Random(args.seed + 2)
-        blank = eos_id if args.blank_id is None else args.blank_id
-        shaped = [ctc_shaped(e, shape_rng, blank) for e in dev]
+        shaped = [ctc_shaped(e, shape_rng, blank_id) for e in dev]
         result["ctc_shaped"] = evaluate(model, tokenizer, shaped, args.max_new_tokens, args.eval_batch_size)
         log(f"dev greedy exact match, sentences in CTC shape:\n{format_table(result['ctc_shaped'])}")
 
@@ -717,7 +693,7 @@ def main(argv=None) -> dict:
         dump(config, "teach_config.json")
         dump(history, "train_log.json")
 
-    save_atomically(args.out_dir, write)
+    write_dir_atomically(args.out_dir, write)
     log(f"wrote {args.out_dir} (train {train_s:.1f}s, total {time.time() - t_start:.1f}s)")
     return result
 

@@ -22,15 +22,16 @@ Writes the model (``save_pretrained``, with its feature extractor) and ``teach_m
 import argparse
 import json
 import random
-import shutil
 import time
 from pathlib import Path
 
 import soundfile
 import torch
 import torchaudio
-from safetensors.torch import save_file
 from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
+
+from espnet2_bloomzmms.data.datadir import write_dir_atomically
+from espnet2_bloomzmms.tiny_checkpoints import save_mms_adapters
 
 FRAME_SHIFT_MS = 20.0  # one wav2vec2 frame (conv strides multiply to 320 samples at 16 kHz)
 FRAME_LENGTH_MS = 25.0  # the conv stack's receptive field (400 samples)
@@ -73,7 +74,7 @@ def teach(args: argparse.Namespace) -> tuple:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.num_threads)
     model = Wav2Vec2ForCTC.from_pretrained(args.mms_dir)
-    model.config.mask_time_prob = 0.0  # no SpecAugment inside the model: the target is the input
+    mask_time_prob, model.config.mask_time_prob = model.config.mask_time_prob, 0.0  # the target is the input
     crop = int(args.crop_seconds * 16000)
     crops = read_crops(args.wav_scp, crop, args.max_utterances, args.seed)
     targets = [log_mel(c, 16000) for c in crops]
@@ -103,6 +104,7 @@ def teach(args: argparse.Namespace) -> tuple:
         if step % args.log_every == 0 or step == args.steps:
             log.append({"step": step, "loss": round(loss.item(), 4), "seconds": round(time.time() - start, 1)})
             print(f"[teach_mms {time.time() - start:6.1f}s] step {step:5d}/{args.steps} mse {loss.item():.4f}", flush=True)
+    model.config.mask_time_prob = mask_time_prob  # saved as it came
     report = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
               "utterances": len(crops), "log": log}
     return model.eval(), report
@@ -126,19 +128,16 @@ def main(argv=None) -> None:
         p.error("--steps must be at least 3")
 
     model, report = teach(args)
-    tmp = args.out_dir.with_name(args.out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.config.mask_time_prob = Wav2Vec2ForCTC.config_class.from_pretrained(args.mms_dir).mask_time_prob
-    model.save_pretrained(tmp)
-    Wav2Vec2FeatureExtractor.from_pretrained(args.mms_dir).save_pretrained(tmp)
-    adapters = {k: v.detach().clone().contiguous() for k, v in model._get_adapters().items()}
-    for adapter in args.mms_dir.glob("adapter.*.safetensors"):  # MMS's per-language adapter files, taught
-        save_file(adapters, tmp / adapter.name, metadata={"format": "pt"})
-    (tmp / "teach_mms.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    shutil.rmtree(args.out_dir, ignore_errors=True)
-    tmp.rename(args.out_dir)
-    print(f"[teach_mms] wrote {args.out_dir}", flush=True)
 
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        Wav2Vec2FeatureExtractor.from_pretrained(args.mms_dir).save_pretrained(tmp)
+        langs = [f.name.split(".")[1] for f in args.mms_dir.glob("adapter.*.safetensors")]
+        save_mms_adapters(model, tmp, langs)  # MMS's per-language adapter files, taught
+        (tmp / "teach_mms.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+    write_dir_atomically(args.out_dir, write)
+    print(f"[teach_mms] wrote {args.out_dir}", flush=True)
 
 if __name__ == "__main__":
     main()
