@@ -1,11 +1,28 @@
 """Shared fixtures: tiny random-weight MMS / BLOOM checkpoints written once per session."""
 
 import os
+import tempfile
+import zipfile
 from pathlib import Path
 
 # Tests never reach a model hub. huggingface_hub reads these once, at import.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def _nltk_stub() -> str:
+    """An NLTK data dir holding empty stand-ins of the two resources that g2p_en (imported
+    by ESPnet's ASR task) downloads at import when it cannot find them: with it no test
+    process, the training subprocesses included (they inherit NLTK_DATA), opens a
+    connection. Nothing we run uses them."""
+    root = Path(tempfile.mkdtemp(prefix="nltk_stub_"))
+    for rel in ("taggers/averaged_perceptron_tagger_eng.zip", "corpora/cmudict.zip"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        zipfile.ZipFile(root / rel, "w").close()
+    return str(root)
+
+
+os.environ["NLTK_DATA"] = _nltk_stub()
 
 import pytest  # noqa: E402
 
