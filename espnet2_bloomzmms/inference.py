@@ -66,15 +66,23 @@ _NO_CONTEXT_LIMIT_MODEL_TYPES = frozenset({"bloom"})
 
 
 class Encoded(NamedTuple):
-    """Speech embeddings in the LLM's width: (B, T, H) and the valid lengths (B,).
+    """Speech embeddings in the LLM's width, as the LLM reads them: (B, T, H) and the
+    valid lengths (B,).
 
     ``chunks``: how many consecutive rows each utterance was cut into (long audio, see
-    ``chunk_seconds``); None when every utterance is one row.
+    ``chunk_seconds``); None when every utterance is one row. ``adaptor``: the length
+    adaptor's output and lengths, for the CTC head, where the LLM reads something else
+    (``speech_input: ctc_compressed``); None where it is ``hs`` itself.
     """
 
     hs: torch.Tensor
     lengths: torch.Tensor
     chunks: Optional[Tuple[int, ...]] = None
+    adaptor: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+
+    @property
+    def ctc_input(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.adaptor if self.adaptor is not None else (self.hs, self.lengths)
 
     def row_names(self) -> List[str]:
         """``utterance i`` (``utterance i, chunk j/n``) for each row, for error messages."""
@@ -395,7 +403,8 @@ class BloomzMMS:
                 names = Encoded(hs, hs_lengths, chunks).row_names()
                 too_short = [names[i] for i in too_short]
             raise ValueError(f"utterance(s) {too_short}: too short to give any speech embedding ({samples} samples)")
-        return Encoded(hs, hs_lengths, chunks)
+        speech, speech_lengths = self.model.speech_embeddings(hs, hs_lengths)
+        return Encoded(speech, speech_lengths, chunks, None if speech is hs else (hs, hs_lengths))
 
     @torch.no_grad()
     def generate(
@@ -490,7 +499,7 @@ class BloomzMMS:
     @torch.no_grad()
     def ctc_texts(self, encoded: Encoded) -> List[str]:
         """Greedy texts of the CTC head per utterance (chunk outputs joined)."""
-        ids = self.model.ctc.greedy_ids(encoded.hs, encoded.lengths)
+        ids = self.model.ctc.greedy_ids(*encoded.ctc_input)
         return encoded.join([self.tokenizer.decode(seq, skip_special_tokens=True).strip() for seq in ids])
 
     @torch.no_grad()

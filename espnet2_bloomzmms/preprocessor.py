@@ -2,6 +2,8 @@
 
 - ``text``: the target, tokenized with the LLM's own tokenizer (no special tokens; the
   model appends end-of-sequence), so ids and text round-trip exactly.
+- ``transcript``: the transcript where ``text`` is an instruction's answer, tokenized
+  the same way (the CTC target of instruction training with ``ctc_weight > 0``).
 - ``prefix`` / ``postfix``: the instruction around the speech, per utterance from the
   data files of those names (one JSON string per utterance, see
   :mod:`espnet2_bloomzmms.data.datadir`), else the configured defaults.
@@ -61,8 +63,9 @@ class BloomzMMSPreprocessor(AbsPreprocessor):
             if speech.size == 0:
                 raise ValueError(f"utterance {uid}: speech is empty")
             data[self.speech_name] = speech.astype(np.float32)
-        if isinstance(data.get(self.text_name), str):
-            data[self.text_name] = self.tokenize(data[self.text_name])
+        for name in (self.text_name, "transcript"):
+            if isinstance(data.get(name), str):
+                data[name] = self.tokenize(data[name])
         for name in ("prefix", "postfix"):
             data[name] = self.instruction(uid, name, data)
         if "lang" in data and self.lang_ids:

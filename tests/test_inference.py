@@ -194,6 +194,24 @@ def test_lora_wrapped_llm(tiny_mms_dir, sharp_llm_dir, tmp_path, waves):
     assert lora.generate_ids(lora.encode(waves)) == [lora.generate_ids(lora.encode([w]))[0] for w in waves]
 
 
+def test_ctc_compressed_speech_is_the_embeddings_of_the_tokens_ctc_hears(tiny_mms_dir, sharp_llm_dir, tmp_path, waves):
+    """``speech_input: ctc_compressed`` at temperature 0: the LLM reads exactly the input
+    embeddings of the CTC head's greedy tokens (the CTC text as the LLM would read it)."""
+    exp = write_exp(tiny_mms_dir, sharp_llm_dir, tmp_path / "exp",
+                    model_conf={"speech_input": "ctc_compressed", "ctc_temperature": 0.0})
+    bloomz = BloomzMMS.from_pretrained(exp, max_new_tokens=4)
+    encoded = bloomz.encode(waves)
+    ctc_ids = bloomz.model.ctc.greedy_ids(*encoded.ctc_input)
+    assert encoded.adaptor is not None and any(ctc_ids)
+    emb = bloomz.model.decoder.embed
+    for i, ids in enumerate(ctc_ids):
+        if ids:  # (an utterance with no token heard reads one position, the blank's mean)
+            assert int(encoded.lengths[i]) == len(ids)
+            torch.testing.assert_close(encoded.hs[i, : len(ids)], emb(torch.tensor(ids)))
+    assert bloomz.ctc_greedy(waves) == [bloomz.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in ctc_ids]
+    assert bloomz.generate_ids(encoded) == [bloomz.generate_ids(bloomz.encode([w]))[0] for w in waves]
+
+
 # ------------------------------------------------------------------ answers and CTC
 
 

@@ -34,6 +34,13 @@ def test_text_round_trips_exactly(preprocessor, sample_texts):
         assert not set(ids.tolist()) & {0, 1, 2, 3}
 
 
+def test_transcript_is_tokenized_like_text(preprocessor):
+    out = preprocessor("utt-lang1", {"text": "German", "transcript": "Das Wetter ist heute schön."})
+    assert _decode(preprocessor, out["text"]) == "German"
+    assert _decode(preprocessor, out["transcript"]) == "Das Wetter ist heute schön."
+    assert out["transcript"].dtype == np.int64
+
+
 def test_speech_is_float32_mono(preprocessor):
     out = preprocessor("utt", {"speech": _speech().astype(np.float64), "text": "Hallo"})
     assert out["speech"].dtype == np.float32 and out["speech"].shape == (1600,)

@@ -10,6 +10,8 @@
 - MI:  ``k`` templates per utterance drawn from the other training templates; the
        target is what the text LLM answers (greedy) to ``prefix + transcript + postfix``.
 - TMI: T and MI together.
+Every variant dir also gets ``transcript`` (the utterance's transcript, whatever ``text``
+is): the CTC target where instruction training keeps a CTC loss (``ctc_weight > 0``).
 The text LLM gets the prompt tokenized segment by segment (prefix, transcript, postfix),
 as the speech model gets it. The utterance ``u`` becomes ``u`` in T and ``u-<template id>`` in MI. Answers are
 generated once per distinct prompt (speed-perturbed copies share them) and cached in
@@ -48,8 +50,11 @@ def append_cache(path: Path, answers: Dict[Tuple[str, ...], str]) -> None:
 
 
 def write_variant(dst: Path, src: Path, utts: Dict[str, dict], origin: Dict[str, str]) -> int:
-    """Write a data dir of ``utts`` ({new id: fields}); ``origin`` maps new -> source id."""
+    """Write a data dir of ``utts`` ({new id: fields}) and their transcripts; ``origin``
+    maps new -> source id."""
     write_data_dir(dst, utts)
+    transcripts = read_kv(src / "text")
+    write_kv(dst / "transcript", {new: transcripts[old] for new, old in origin.items()})
     for name in EXTRA_FILES:
         if (src / name).exists():
             values = read_kv(src / name)

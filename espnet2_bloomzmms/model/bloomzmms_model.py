@@ -5,6 +5,21 @@ Losses, as ESPnet's ASR model mixes them:
            + (1 - ctc_weight) * ce
 ``ctc_weight: 1.0`` is the CTC pre-training step (the LLM is not run), ``ctc_weight:
 0.0`` the instruction-training step (CTC heads are not run).
+
+What the LLM reads for the speech (``speech_input``):
+    ``adaptor``: the length adaptor's output itself, one position per adaptor frame (the
+        paper's method).
+    ``ctc_compressed``: one position per token the tied CTC head hears: frames whose
+        best CTC label is the blank are dropped, runs of one label merged, and each run
+        becomes the mean over its frames of ``softmax(h E^T / ctc_temperature) E``, the
+        LLM's input embeddings weighted by the (sharpened) CTC posteriors (CTC compression,
+        Gaido et al., 2021). A temperature below 1 keeps the mixture near the embedding of
+        the best token where the CTC head is unsure (a tiny LLM misreads a blurred one);
+        at 0 it is that token's embedding, with straight-through gradients.
+        The LLM then reads something in the span of its own token embeddings, about as
+        long as the transcript: what a small LLM (a tiny stand-in for BLOOMZ) can read
+        from the first update, where it cannot read adaptor frames. Gradients reach the
+        encoder through the posteriors; the segmentation itself is not differentiated.
 """
 
 from typing import Dict, List, Optional, Tuple
@@ -27,6 +42,7 @@ from espnet2_bloomzmms.decoder.llm import LLMDecoder
 from espnet2_bloomzmms.layers.packing import pack_segments
 
 IGNORE_ID = -100
+SPEECH_INPUTS = ("adaptor", "ctc_compressed")
 
 
 class BloomzMMSModel(AbsESPnetModel):
@@ -46,8 +62,14 @@ class BloomzMMSModel(AbsESPnetModel):
         ctc_weight: float = 1.0,
         interctc_weight: float = 0.0,
         report_cer: bool = True,
+        speech_input: str = "adaptor",
+        ctc_temperature: float = 1.0,
     ):
         super().__init__()
+        if speech_input not in SPEECH_INPUTS:
+            raise ValueError(f"speech_input must be one of {SPEECH_INPUTS}, not {speech_input!r}")
+        if ctc_temperature < 0:
+            raise ValueError(f"ctc_temperature must be >= 0, not {ctc_temperature}")
         if not 0.0 <= ctc_weight <= 1.0 or not 0.0 <= interctc_weight < 1.0:
             raise ValueError(
                 f"need 0 <= ctc_weight <= 1 and 0 <= interctc_weight < 1, "
@@ -65,6 +87,8 @@ class BloomzMMSModel(AbsESPnetModel):
         self.ctc_weight = ctc_weight
         self.interctc_weight = interctc_weight
         self.report_cer = report_cer
+        self.speech_input = speech_input
+        self.ctc_temperature = ctc_temperature
         uses_interctc = len(getattr(encoder, "interctc_layer_idx", [])) > 0
         if uses_interctc and lang_ctc is None:
             raise ValueError("the encoder has inter-CTC layers but no language list was given (--lang_list)")
@@ -90,6 +114,42 @@ class BloomzMMSModel(AbsESPnetModel):
         out, out_lengths = self.postencoder(enc, enc_lengths)
         return out, out_lengths, inter, enc_lengths
 
+    def speech_embeddings(self, hs: torch.Tensor, hs_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """What the LLM reads for encoded speech ``hs`` (B, T, H), and its lengths, as
+        ``speech_input`` says."""
+        if self.speech_input == "adaptor":
+            return hs, hs_lengths
+        return self.ctc_compress(hs, hs_lengths)
+
+    def ctc_compress(self, hs: torch.Tensor, hs_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One embedding per CTC segment (see the module docstring); an utterance with no
+        non-blank frame keeps one position, the mean over all its frames."""
+        batch, frames = hs.shape[:2]
+        logits = self.ctc.ctc_lo(hs)
+        best = logits.argmax(-1)
+        valid = torch.arange(frames, device=hs.device)[None, :] < hs_lengths[:, None]
+        kept = valid & (best != self.ctc.blank_id)
+        continues = F.pad(kept, (1, 0))[:, :-1] & (F.pad(best, (1, 0), value=-1)[:, :-1] == best)
+        starts = kept & ~continues
+        lengths = starts.sum(1)
+        kept = kept | (valid & (lengths == 0)[:, None])
+        lengths = lengths.clamp(min=1)
+        segment = (starts.cumsum(1) - 1).clamp(min=0)
+        width = int(lengths.max())
+        row = (torch.arange(batch, device=hs.device)[:, None] * width + segment)[kept]
+        weight = self.decoder.input_embeddings.weight
+        heard = logits[kept]
+        if self.ctc_temperature == 0:  # the best token itself; gradients straight through the posteriors
+            soft = heard.softmax(-1)
+            posterior = F.one_hot(heard.argmax(-1), soft.size(-1)).to(soft.dtype) + soft - soft.detach()
+        else:
+            posterior = (heard / self.ctc_temperature).softmax(-1)
+        mixture = posterior.to(weight.dtype) @ weight
+        total = mixture.new_zeros(batch * width, mixture.size(-1)).index_add_(0, row, mixture)
+        count = mixture.new_zeros(batch * width).index_add_(0, row, torch.ones_like(row, dtype=mixture.dtype))
+        out = total / count.clamp(min=1)[:, None]
+        return out.view(batch, width, -1).to(hs.dtype), lengths
+
     # ------------------------------------------------------------------ losses
     def forward(
         self,
@@ -103,19 +163,26 @@ class BloomzMMSModel(AbsESPnetModel):
         postfix_lengths: Optional[torch.Tensor] = None,
         lang: Optional[torch.Tensor] = None,
         lang_lengths: Optional[torch.Tensor] = None,
+        transcript: Optional[torch.Tensor] = None,
+        transcript_lengths: Optional[torch.Tensor] = None,
         **kwargs,
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        """Losses for a batch; ``text`` is the LLM's target, ``transcript`` (where given,
+        else ``text``) the CTC head's: an MI target such as a language name is no CTC label."""
         batch_size = speech.size(0)
         text = text[:, : int(text_lengths.max())]
+        if transcript is None:
+            transcript, transcript_lengths = text, text_lengths
+        transcript = transcript[:, : int(transcript_lengths.max())]
         hs, hs_lengths, inter, enc_lengths = self.encode(speech, speech_lengths)
         stats: Dict[str, Optional[torch.Tensor]] = {}
         loss = hs.new_zeros(())
 
         if self.ctc_weight > 0.0:
-            loss_ctc = self.ctc(hs, hs_lengths, text, text_lengths)
+            loss_ctc = self.ctc(hs, hs_lengths, transcript, transcript_lengths)
             stats["loss_ctc"] = loss_ctc.detach()
             if self.report_cer and not self.training:
-                stats["cer_ctc"] = self.ctc_cer(hs, hs_lengths, text, text_lengths)
+                stats["cer_ctc"] = self.ctc_cer(hs, hs_lengths, transcript, transcript_lengths)
             if inter:
                 if lang is None:
                     raise ValueError("inter-CTC needs the language of each utterance: add utt2lang as data key 'lang'")
@@ -145,16 +212,18 @@ class BloomzMMSModel(AbsESPnetModel):
     def ce_loss(self, hs, hs_lengths, prefix, prefix_lengths, postfix, postfix_lengths, text, text_lengths):
         """Teacher-forced LLM cross-entropy on the target tokens only.
 
-        Input per utterance: ``[E(prefix) ; speech ; E(postfix) ; E(target)]``; the
-        logits at position t predict the token at t + 1, so only positions whose next
-        token is a target token are scored (and only those get logits).
+        Input per utterance: ``[E(prefix) ; speech ; E(postfix) ; E(target)]``, the speech
+        as :meth:`speech_embeddings` gives it; the logits at position t predict the token
+        at t + 1, so only positions whose next token is a target token are scored (and
+        only those get logits).
         """
         target = self.target_with_eos(text, text_lengths)
         target_lengths = text_lengths + 1
         emb = self.decoder.embed
         prefix_emb = emb(prefix)
-        segments = [prefix_emb, hs.to(prefix_emb.dtype), emb(postfix), emb(target)]
-        lengths = [prefix_lengths, hs_lengths, postfix_lengths, target_lengths]
+        speech, speech_lengths = self.speech_embeddings(hs, hs_lengths)
+        segments = [prefix_emb, speech.to(prefix_emb.dtype), emb(postfix), emb(target)]
+        lengths = [prefix_lengths, speech_lengths, postfix_lengths, target_lengths]
         inputs, mask = pack_segments(segments, lengths)
         ignore = [torch.full(s.shape[:2], IGNORE_ID, dtype=torch.long, device=hs.device) for s in segments[:3]]
         labels, _ = pack_segments(ignore + [target.masked_fill(target < 0, IGNORE_ID)], lengths, pad_value=IGNORE_ID)

@@ -130,7 +130,7 @@ class BloomzMMSTask(asr.ASRTask):
 
     @classmethod
     def optional_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        return ("prefix", "postfix", "lang")
+        return ("prefix", "postfix", "lang", "transcript")
 
     @classmethod
     def build_dataset(cls, args: argparse.Namespace, iter_options, keys_to_load=None):

@@ -59,6 +59,9 @@ def test_variants(setup):
     assert read_kv(mi_dir / "utt2num_samples") == {u: "1000" for u in mi_text}
     for d in (t_dir, mi_dir, tmi_dir):
         validate_data_dir(d, check_audio=False)
+        # whatever the target, the transcript stays beside it (the CTC target)
+        ids = read_kv(d / "text")
+        assert read_kv(d / "transcript") == {u: text[u.rsplit("-", 1)[0] if u not in text else u] for u in ids}
     assert (out / "targets" / "templates.tsv").read_text() == (src.parent / "pool.tsv").read_text()
     assert json.loads((out / "targets" / "settings.json").read_text())["seed"] == "0"
 

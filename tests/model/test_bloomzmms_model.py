@@ -75,6 +75,24 @@ def test_losses_and_stats(built):
     assert 0.0 <= float(stats["cer_ctc"])
 
 
+def test_ctc_target_is_the_transcript_where_given(built):
+    """MI batches: ``text`` is an instruction's answer, ``transcript`` what was said; the
+    CTC losses and CER score the transcript, the LLM loss the answer."""
+    args, model = built
+    model.eval()
+    spoken = make_batch(args, ITEMS, train=False)
+    answers = make_batch(args, [(u, n, answer, lang, p) for (u, n, _, lang, p), answer
+                                in zip(ITEMS, ["German", "Swahili", "Russian"])], train=False)
+    with torch.no_grad():
+        _, as_text, _ = model(**spoken)
+        _, with_transcript, _ = model(**answers, transcript=spoken["text"], transcript_lengths=spoken["text_lengths"])
+        _, answers_only, _ = model(**answers)
+    for key in ("loss_ctc", "cer_ctc", "loss_interctc"):
+        assert torch.equal(with_transcript[key], as_text[key]), key
+    assert not torch.equal(answers_only["loss_ctc"], as_text["loss_ctc"])
+    assert torch.equal(with_transcript["loss_ce"], answers_only["loss_ce"])
+
+
 def reference_ce(model, batch, i):
     """Cross-entropy of utterance i alone, the straightforward way: concatenate, run the
     causal LM over everything, score only the positions that predict target tokens."""
@@ -194,4 +212,59 @@ def test_postencoder_width_must_match_llm(tiny_config, tmp_path):
     tiny_config["postencoder_conf"] = {"output_size": 48}
     args = build_args(tiny_config, tmp_path)
     with pytest.raises(ValueError, match="LLM hidden size 32"):
+        BloomzMMSTask.build_model(args)
+
+
+def test_ctc_compression_keeps_one_mean_posterior_embedding_per_token(built):
+    """Blank frames dropped, a run of one label merged (a label repeated across a blank
+    stays two tokens, as in CTC), each run the mean of its frames' posterior mixtures."""
+    _, model = built
+    model.speech_input = "ctc_compressed"
+    weight = model.decoder.input_embeddings.weight
+    vocab, blank = weight.size(0), model.ctc.blank_id
+    model.ctc.ctc_lo = torch.nn.Identity()  # hs are the logits: the labels are chosen below
+    labels = [
+        [blank, 5, 5, blank, 5, 7, 7, blank],  # -> 5 | 5 | 7
+        [9, blank, blank, 11, 4, 4, 0, 0],  # 6 frames valid -> 9 | 11 | 4
+        [blank, blank, blank, 0, 0, 0, 0, 0],  # no token heard -> one position, all frames
+    ]
+    lengths = torch.tensor([8, 6, 3])
+    torch.manual_seed(1)
+    hs = torch.randn(3, 8, vocab) + 12.0 * F.one_hot(torch.tensor(labels), vocab)
+    out, out_lengths = model.speech_embeddings(hs, lengths)
+    assert out_lengths.tolist() == [3, 3, 1] and out.shape == (3, 3, weight.size(1))
+    mix = hs.softmax(-1) @ weight
+    expected = {
+        0: [mix[0, 1:3].mean(0), mix[0, 4], mix[0, 5:7].mean(0)],
+        1: [mix[1, 0], mix[1, 3], mix[1, 4:6].mean(0)],
+        2: [mix[2, :3].mean(0)],
+    }
+    for i, rows in expected.items():
+        torch.testing.assert_close(out[i, : len(rows)], torch.stack(rows))
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.0])
+def test_ctc_compressed_input_trains_the_encoder_through_the_llm(built, temperature):
+    args, model = built
+    model.speech_input = "ctc_compressed"
+    model.ctc_temperature = temperature  # 0: hard tokens, straight-through gradients
+    model.ctc_weight = 0.0
+    batch = make_batch(args, ITEMS)
+    model.train()
+    loss, stats, _ = model(**batch)
+    assert torch.isfinite(loss) and "loss_ce" in stats
+    loss.backward()
+    grads = [p.grad for n, p in model.named_parameters() if n.startswith("postencoder.") and p.requires_grad]
+    assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
+    with torch.no_grad():
+        hs, hs_len, _, _ = model.encode(batch["speech"], batch["speech_lengths"])
+        _, speech_len = model.speech_embeddings(hs, hs_len)
+    heard = [len(ids) for ids in model.ctc.greedy_ids(hs, hs_len)]
+    assert speech_len.tolist() == [max(n, 1) for n in heard]
+
+
+def test_unknown_speech_input_is_refused(tiny_config, tmp_path):
+    tiny_config["model_conf"]["speech_input"] = "frames"
+    args = build_args(tiny_config, tmp_path)
+    with pytest.raises(ValueError, match="speech_input must be one of"):
         BloomzMMSTask.build_model(args)

@@ -35,7 +35,8 @@ def test_ctc_and_ce_configs_share_the_architecture(recipe):
     ce = yaml.safe_load((recipe / "train_ce.yaml").read_text())
     for key in ARCHITECTURE:
         assert ctc.get(key) == ce.get(key), key
-    assert ctc["model_conf"]["ctc_weight"] == 1.0 and ce["model_conf"]["ctc_weight"] == 0.0
+    # step 2 trains through the LLM (the paper: CE only; the tiny recipe keeps some CTC)
+    assert ctc["model_conf"]["ctc_weight"] == 1.0 and ce["model_conf"]["ctc_weight"] < 1.0
 
 
 def _lang_list(tmp_path: Path) -> Path:

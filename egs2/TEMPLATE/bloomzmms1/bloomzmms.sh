@@ -59,6 +59,7 @@ ctc_args=""             # extra training options, step 1 (e.g. "--max_epoch 1")
 ce_args=""              # extra training options, step 2
 instruction_sets="T MI TMI"     # training-data variants trained in stage 6
 inference_args=""       # extra options of the inference CLI
+decode_args=""          # extra options of stage 7's LLM decoding only (e.g. "--no_repeat_ngram_size 4")
 decode_beams="1 5"      # beam sizes decoded in stage 7 (1: greedy)
 zero_shot_split=heldout # template split tested for zero-shot instruction transfer
 pack_set=TMI            # which instruction-trained model stage 10 packs
@@ -99,7 +100,7 @@ require() {  # require PATH STAGE: PATH is made by stage STAGE
 data_opts() {  # data_opts train|valid DIR: ESPnet's data options for a data dir
     local d=$2
     local opts=(--"$1"_shape_file "$d/utt2num_samples" --"$1"_data_path_and_name_and_type "$d/wav.scp,speech,sound")
-    for f in text:text utt2lang:lang prefix:prefix postfix:postfix; do
+    for f in text:text utt2lang:lang prefix:prefix postfix:postfix transcript:transcript; do
         if [ -e "$d/${f%%:*}" ]; then
             opts+=(--"$1"_data_path_and_name_and_type "$d/${f%%:*},${f##*:},text")
         fi
@@ -209,12 +210,12 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
             model=$(model_opts "exp/${m}")
             for beam in ${decode_beams}; do
                 "${infer[@]}" ${model} --data_dir "${dump}/${x}_T" \
-                    --output_dir "exp/${m}/decode_${x}_beam${beam}" --num_beams "${beam}" ${inference_args}
+                    --output_dir "exp/${m}/decode_${x}_beam${beam}" --num_beams "${beam}" ${inference_args} ${decode_args}
             done
         done
         m=$(ce_sets | head -n 1)
         "${infer[@]}" --config "exp/${m}/config.yaml" --data_dir "${dump}/${x}_T" \
-            --output_dir "exp/untrained/decode_${x}_beam1" --ctc true ${inference_args}
+            --output_dir "exp/untrained/decode_${x}_beam1" --ctc true ${inference_args} ${decode_args}
     done
 fi
 
