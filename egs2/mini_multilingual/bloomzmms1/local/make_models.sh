@@ -7,8 +7,10 @@
 #    characters, with byte fallback: 600 tokens give ~1.5 characters a token, frequent enough
 #    for the CTC head over that vocabulary to learn from 1400 sentences), then taught to
 #    follow the recipe's instructions on text alone (local/teach_llm.py), so that it stands
-#    in for BLOOMZ, also on sentences spelled in CTC shape (tokens between blanks: what the
-#    speech model first feeds it after CTC pre-training).
+#    in for BLOOMZ, also on sentences spelled in CTC shape (tokens between blanks). The
+#    recipe's speech model hands it CTC-compressed speech (conf/train_ce.yaml), but the
+#    CTC-shaped examples make it follow held-out instructions: without them, dev exact
+#    match on held-out templates falls from 89 to 31 % (repeat) and 60 to 1 % (language).
 # A --mms / --llm that is not a path under exp/ (a hub name, an existing dir) is used as
 # it is and nothing is written for it. Existing outputs are kept (the stage resumes).
 set -euo pipefail
