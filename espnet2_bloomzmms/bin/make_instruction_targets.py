@@ -49,11 +49,11 @@ def append_cache(path: Path, answers: Dict[Tuple[str, ...], str]) -> None:
             f.write(json.dumps([list(prompt), answer], ensure_ascii=False) + "\n")
 
 
-def write_variant(dst: Path, src: Path, utts: Dict[str, dict], origin: Dict[str, str]) -> int:
-    """Write a data dir of ``utts`` ({new id: fields}) and their transcripts; ``origin``
-    maps new -> source id."""
+def write_variant(dst: Path, src: Path, utts: Dict[str, dict], origin: Dict[str, str],
+                  transcripts: Dict[str, str]) -> int:
+    """Write a data dir of ``utts`` ({new id: fields}) and their transcripts (by source
+    id); ``origin`` maps new -> source id."""
     write_data_dir(dst, utts)
-    transcripts = read_kv(src / "text")
     write_kv(dst / "transcript", {new: transcripts[old] for new, old in origin.items()})
     for name in EXTRA_FILES:
         if (src / name).exists():
@@ -148,7 +148,7 @@ def main(cmd=None) -> None:
         if name not in args.variants:
             continue
         dst = Path(f"{args.dst_prefix}_{name}")
-        n = write_variant(dst, args.src, utts, {u: origin[u] for u in utts})
+        n = write_variant(dst, args.src, utts, {u: origin[u] for u in utts}, text)
         logging.info(f"{dst}: {n} utterances")
 
 
