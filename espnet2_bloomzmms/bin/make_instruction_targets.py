@@ -134,16 +134,17 @@ def main(cmd=None) -> None:
         prefix, postfix = asr.render(names[utt2lang[uid]])
         t_utts[uid] = dict(base[uid], text=text[uid], prefix=prefix, postfix=postfix)
     mi_utts, empty = {}, 0
+    origin = {uid: uid for uid in t_utts}  # new id -> source id (template ids may contain "-")
     for (uid, tid), (prefix, postfix, prompt) in prompts.items():
         answer = answers[prompt].strip()
         if not answer:
             empty += 1
             continue
         mi_utts[f"{uid}-{tid}"] = dict(base[uid], text=answer, prefix=prefix, postfix=postfix)
+        origin[f"{uid}-{tid}"] = uid
     if empty:
         logging.warning(f"{empty} MI targets skipped: the LLM's answer was empty")
 
-    origin = {uid: uid for uid in t_utts} | {new: new.rsplit("-", 1)[0] for new in mi_utts}
     for name, utts in (("T", t_utts), ("MI", mi_utts), ("TMI", {**t_utts, **mi_utts})):
         if name not in args.variants:
             continue

@@ -10,6 +10,7 @@ from typing import Optional
 import torch
 from espnet2.asr.decoder.abs_decoder import AbsDecoder
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from espnet2_bloomzmms.decoder.lora import LoRASettings
 from espnet2_bloomzmms.utils.frozen_weights import exclude_frozen_from_state_dict
@@ -85,6 +86,7 @@ class LLMDecoder(AbsDecoder):
             )
         self.model_name_or_path = model_name_or_path
         self.freeze = freeze
+        self.gradient_checkpointing = gradient_checkpointing
         self.init_from_config = init_from_config
         self.tokenizer = load_tokenizer(model_name_or_path)
         quant = quantization_config(quantization)
@@ -127,9 +129,17 @@ class LLMDecoder(AbsDecoder):
         return self.tokenizer.eos_token_id
 
     def train(self, mode: bool = True):
+        """A frozen LLM without LoRA always runs in eval mode (no dropout). Its layers
+        still checkpoint when ``gradient_checkpointing`` is set: transformers checkpoints
+        a layer only while that layer is in training mode, so the layers themselves
+        (not their attention/MLP submodules, which hold the dropout) follow ``mode``."""
         super().train(mode)
         if self.freeze and not self.uses_lora:
             self.llm.eval()
+            if self.gradient_checkpointing:
+                for layer in self.llm.modules():
+                    if isinstance(layer, GradientCheckpointingLayer):
+                        layer.training = mode
         return self
 
     def reload_pretrained_parameters(self) -> None:
@@ -170,7 +180,7 @@ class LLMDecoder(AbsDecoder):
         which saves (B, T, vocab) logits: 250 880 per position for BLOOMZ.
         """
         body = self.llm.get_decoder()
-        out = body(inputs_embeds=inputs_embeds.to(self.llm.dtype), attention_mask=attention_mask)
+        out = body(inputs_embeds=inputs_embeds.to(self.llm.dtype), attention_mask=attention_mask, use_cache=False)
         return out.last_hidden_state
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:

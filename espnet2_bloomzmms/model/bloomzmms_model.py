@@ -27,7 +27,6 @@ from typing import Dict, List, Optional, Tuple
 import editdistance
 import torch
 import torch.nn.functional as F
-from espnet2.asr.ctc import CTC
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet2.asr.postencoder.abs_postencoder import AbsPostEncoder
@@ -37,9 +36,11 @@ from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 
+from espnet2_bloomzmms.ctc.language_ctc import LanguageCTC
 from espnet2_bloomzmms.ctc.tied_ctc import LLMTiedCTC
 from espnet2_bloomzmms.decoder.llm import LLMDecoder
 from espnet2_bloomzmms.layers.packing import pack_segments
+from espnet2_bloomzmms.utils.frozen_weights import keeping_frozen_dtype
 
 IGNORE_ID = -100
 SPEECH_INPUTS = ("adaptor", "ctc_compressed")
@@ -58,7 +59,7 @@ class BloomzMMSModel(AbsESPnetModel):
         postencoder: AbsPostEncoder,
         decoder: LLMDecoder,
         ctc: LLMTiedCTC,
-        lang_ctc: Optional[CTC] = None,
+        lang_ctc: Optional[LanguageCTC] = None,
         ctc_weight: float = 1.0,
         interctc_weight: float = 0.0,
         report_cer: bool = True,
@@ -89,11 +90,17 @@ class BloomzMMSModel(AbsESPnetModel):
         self.report_cer = report_cer
         self.speech_input = speech_input
         self.ctc_temperature = ctc_temperature
-        uses_interctc = len(getattr(encoder, "interctc_layer_idx", [])) > 0
+        self.uses_interctc = uses_interctc = len(getattr(encoder, "interctc_layer_idx", [])) > 0
         if uses_interctc and lang_ctc is None:
             raise ValueError("the encoder has inter-CTC layers but no language list was given (--lang_list)")
         if uses_interctc and encoder.interctc_use_conditioning:
             encoder.conditioning_layer = torch.nn.Linear(lang_ctc.ctc_lo.out_features, encoder.output_size())
+
+    def _apply(self, fn, recurse: bool = True):
+        """Device moves apply to everything; dtype casts (ESPnet's ``model.to(dtype=
+        train_dtype)``) skip the frozen MMS, LLM and tied CTC head, which keep their
+        configured dtype (see :func:`keeping_frozen_dtype`)."""
+        return super()._apply(keeping_frozen_dtype(self, fn), recurse)
 
     # ------------------------------------------------------------------ encoder
     def encode(
@@ -186,9 +193,14 @@ class BloomzMMSModel(AbsESPnetModel):
             if inter:
                 if lang is None:
                     raise ValueError("inter-CTC needs the language of each utterance: add utt2lang as data key 'lang'")
+                lang, lang_lengths = self.lang_ctc.targets(lang, lang_lengths, transcript_lengths)
                 loss_inter = sum(self.lang_ctc(h, enc_lengths, lang, lang_lengths) for _, h in inter) / len(inter)
                 stats["loss_interctc"] = loss_inter.detach()
                 loss_ctc = (1 - self.interctc_weight) * loss_ctc + self.interctc_weight * loss_inter
+            elif self.uses_interctc:
+                # layer drop skipped the inter-CTC block in this step: every DDP rank must
+                # still report the same stats (ESPnet averages NaN entries away)
+                stats["loss_interctc"] = torch.tensor(float("nan"), device=hs.device)
             loss = loss + self.ctc_weight * loss_ctc
 
         if self.ctc_weight < 1.0:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
-from espnet2.asr.ctc import CTC
 from espnet2.asr.decoder.abs_decoder import AbsDecoder
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
@@ -24,14 +23,17 @@ from espnet2.train.preprocessor import AbsPreprocessor
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str2bool, str_or_none
 
+from espnet2_bloomzmms.ctc.language_ctc import LanguageCTC
 from espnet2_bloomzmms.ctc.tied_ctc import LLMTiedCTC
 from espnet2_bloomzmms.decoder.llm import LLMDecoder
 from espnet2_bloomzmms.encoder.padding_safe_e_branchformer import PaddingSafeEBranchformerEncoder
 from espnet2_bloomzmms.frontend.mms import MMSFrontend
 from espnet2_bloomzmms.model.bloomzmms_model import BloomzMMSModel
 from espnet2_bloomzmms.postencoder.conv_adaptor import ConvLengthAdaptor
+from espnet2_bloomzmms.postencoder.conv_relu_linear_adaptor import ConvReLULinearAdaptor
 from espnet2_bloomzmms.preprocessor import BloomzMMSPreprocessor
 from espnet2_bloomzmms.train.dataset_checks import check_sample_rate, check_utterances_present
+from espnet2_bloomzmms.train.ddp_options import enable_unused_parameter_detection
 
 frontend_choices = ClassChoices(
     "frontend", dict(asr.frontend_choices.classes, mms=MMSFrontend), type_check=AbsFrontend, default="mms"
@@ -44,7 +46,8 @@ encoder_choices = ClassChoices(
 )
 postencoder_choices = ClassChoices(
     "postencoder",
-    dict(asr.postencoder_choices.classes, conv_length_adaptor=ConvLengthAdaptor),
+    dict(asr.postencoder_choices.classes, conv_length_adaptor=ConvLengthAdaptor,
+         conv_relu_linear=ConvReLULinearAdaptor),
     type_check=AbsPostEncoder,
     default="conv_length_adaptor",
 )
@@ -109,9 +112,19 @@ class BloomzMMSTask(asr.ASRTask):
             "--ctc_conf", action=NestedDictAction, default=dict(),
             help="Keyword arguments of the LLM-tied CTC (blank_id, dropout_rate, zero_infinity)",
         )
+        group.add_argument(
+            "--lang_ctc_conf", action=NestedDictAction, default=dict(),
+            help="Keyword arguments of the language inter-CTC (stride: 0 = ESPnet's CTC on the "
+            "encoder frames, 2 = the authors' conv+ReLU adaptor first; target: utterance | per_token)",
+        )
         group.add_argument("--use_preprocessor", type=str2bool, default=True, help="Apply preprocessing to data or not")
         for class_choices in cls.class_choices_list:
             class_choices.add_arguments(group)
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace):
+        enable_unused_parameter_detection(args)
+        super().main_worker(args)
 
     @classmethod
     def build_preprocess_fn(
@@ -163,7 +176,9 @@ class BloomzMMSTask(asr.ASRTask):
         ctc = LLMTiedCTC(decoder.input_embeddings, **args.ctc_conf)
         lang_ctc = None
         if args.lang_list:
-            lang_ctc = CTC(odim=len(args.lang_list) + 1, encoder_output_size=encoder.output_size())
+            lang_ctc = LanguageCTC(
+                odim=len(args.lang_list) + 1, encoder_output_size=encoder.output_size(), **args.lang_ctc_conf
+            )
         model = model_choices.get_class(args.model)(
             frontend=frontend,
             specaug=specaug,

@@ -88,3 +88,16 @@ def test_unknown_language_is_named(setup, tmp_path):
     (tmp_path / "languages.tsv").write_text("en\tEnglish\ten\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"utt2lang: languages \['de'\]"):
         run()
+
+
+def test_template_ids_with_hyphens(setup, tmp_path):
+    """``u-<template id>`` is split back to ``u`` by the record, not by the last "-"."""
+    src, run, _ = setup
+    pool = tmp_path / "pool.tsv"
+    pool.write_text(pool.read_text().replace("rep1\t", "rep-1\t").replace("lang1\t", "lang-x-1\t"))
+    mi_dir = run() / "train_MI"
+    text, transcript = read_kv(src / "text"), read_kv(mi_dir / "transcript")
+    assert any(u.endswith(("-rep-1", "-lang-x-1")) for u in transcript)
+    for uid, said in transcript.items():
+        orig = next(u for u in text if uid.startswith(u + "-"))
+        assert said == text[orig]
