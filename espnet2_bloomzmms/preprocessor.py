@@ -2,6 +2,8 @@
 
 - ``text``: the target, tokenized with the LLM's own tokenizer (no special tokens; the
   model appends end-of-sequence), so ids and text round-trip exactly.
+- ``text_cleaner`` (optional) normalises ``text`` and ``transcript`` first (see
+  :data:`TEXT_CLEANERS`; the paper's CTC step cleans with ``whisper_basic``).
 - ``transcript``: the transcript where ``text`` is an instruction's answer, tokenized
   the same way (the CTC target of instruction training with ``ctc_weight > 0``).
 - ``prefix`` / ``postfix``: the instruction around the speech, per utterance from the
@@ -18,6 +20,18 @@ from espnet2.train.preprocessor import AbsPreprocessor
 
 from espnet2_bloomzmms.data.datadir import unescape_value
 from espnet2_bloomzmms.decoder.llm import load_tokenizer
+from espnet2_bloomzmms.scoring.asr import normalize
+
+
+#: ``text_cleaner`` choices, applied to the target and transcript before tokenizing:
+#: ``whisper_basic`` is Whisper's basic normaliser exactly (the authors' CTC training
+#: text: lower case, no punctuation, combining marks such as Devanagari vowel signs
+#: become spaces), ``whisper_basic_keep_marks`` keeps those marks (our scoring's choice).
+TEXT_CLEANERS = {
+    None: lambda text: text,
+    "whisper_basic": lambda text: normalize(text, keep_marks=False),
+    "whisper_basic_keep_marks": lambda text: normalize(text, keep_marks=True),
+}
 
 
 class BloomzMMSPreprocessor(AbsPreprocessor):
@@ -32,8 +46,13 @@ class BloomzMMSPreprocessor(AbsPreprocessor):
         default_postfix: str = ". ",
         speech_name: str = "speech",
         text_name: str = "text",
+        text_cleaner: Optional[str] = None,
     ):
         super().__init__(train)
+        if text_cleaner not in TEXT_CLEANERS:
+            raise ValueError(f"preprocessor: text_cleaner must be one of {sorted(TEXT_CLEANERS, key=str)}, "
+                             f"not {text_cleaner!r}")
+        self.clean = TEXT_CLEANERS[text_cleaner]
         self.tokenizer = load_tokenizer(tokenizer)
         self.lang_ids = {lang: i + 1 for i, lang in enumerate(lang_list or [])}
         self.defaults = {"prefix": default_prefix, "postfix": default_postfix}
@@ -65,7 +84,7 @@ class BloomzMMSPreprocessor(AbsPreprocessor):
             data[self.speech_name] = speech.astype(np.float32)
         for name in (self.text_name, "transcript"):
             if isinstance(data.get(name), str):
-                data[name] = self.tokenize(data[name])
+                data[name] = self.tokenize(self.clean(data[name]))
         for name in ("prefix", "postfix"):
             data[name] = self.instruction(uid, name, data)
         if "lang" in data and self.lang_ids:

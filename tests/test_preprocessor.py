@@ -106,3 +106,16 @@ def test_lang_dropped_without_language_list(tiny_llm_dir):
 def test_bad_speech_rejected(preprocessor, speech, message):
     with pytest.raises(ValueError, match=rf"utterance utt5: speech.*{message}"):
         preprocessor("utt5", {"speech": speech, "text": "Hello"})
+
+
+def test_whisper_basic_text_cleaner(tiny_llm_dir):
+    """The authors' CTC training text: Whisper's basic normaliser, marks removed too."""
+    clean = BloomzMMSPreprocessor(train=True, tokenizer=str(tiny_llm_dir), text_cleaner="whisper_basic")
+    out = clean("utt", {"text": "Das Wetter ist heute schön!", "transcript": "Where is the nearest train station?"})
+    assert _decode(clean, out["text"]) == "das wetter ist heute schön"
+    assert _decode(clean, out["transcript"]) == "where is the nearest train station"
+    assert _decode(clean, clean("u", {"text": "आज मौसम"})["text"]) == "आज म सम"
+    marks = BloomzMMSPreprocessor(train=True, tokenizer=str(tiny_llm_dir), text_cleaner="whisper_basic_keep_marks")
+    assert _decode(marks, marks("u", {"text": "आज मौसम।"})["text"]) == "आज मौसम"
+    with pytest.raises(ValueError, match="text_cleaner must be one of"):
+        BloomzMMSPreprocessor(train=True, tokenizer=str(tiny_llm_dir), text_cleaner="whisper")

@@ -97,9 +97,13 @@ def test_config_builds_full_size_architecture(config, base_model_dirs, lang_list
     assert conf["preencoder_conf"]["input_size"] == mms.hidden_size
     assert count(model.preencoder) == mms.hidden_size * 128 + 128
     assert count(model.encoder) == e_branchformer_params(128, enc) + (NUM_LANGS + 1) * d + d  # + conditioning
-    assert count(model.postencoder) == d * h * conf["postencoder_conf"]["stride"] + h
+    if conf["postencoder"] == "conv_relu_linear":  # the authors': Conv1d(d, d, 2, 2) -> ReLU -> Linear(d, h)
+        assert count(model.postencoder) == (d * d * 2 + d) + (d * h + h)
+    else:
+        assert count(model.postencoder) == d * h * conf["postencoder_conf"]["stride"] + h
     assert model.postencoder.output_size() == h
-    assert count(model.lang_ctc) == d * (NUM_LANGS + 1) + NUM_LANGS + 1
+    lang_adaptor = d * d * 2 + d if conf.get("lang_ctc_conf", {}).get("stride") == 2 else 0
+    assert count(model.lang_ctc) == d * (NUM_LANGS + 1) + NUM_LANGS + 1 + lang_adaptor
     lora = conf["decoder_conf"].get("lora")
     adapters = 4 * lora["r"] * h * llm.n_layer if lora else 0  # fused query_key_value: h -> 3h
     assert count(model.decoder.llm) == bloom_params(llm) + adapters
@@ -115,7 +119,8 @@ def test_paper_sizes(base_model_dirs, lang_list):
     assert count(model.frontend.encoder) == 964_648_576
     assert count(model.decoder.llm) == 7_069_016_064  # as published for bloom(z)-7b1
     assert count(model.encoder) - (NUM_LANGS + 1) * 1024 - 1024 == 527_292_416
-    assert count(model.postencoder) == 8_392_704
+    assert count(model.postencoder) == 2_098_176 + 4_198_400  # Conv1d(1024, 1024, 2, 2) + Linear(1024, 4096)
+    assert count(model.lang_ctc) == 2_098_176 + 143_500  # own Conv1d adaptor + Linear(1024, 140)
     assert conf["decoder_conf"]["quantization"] == "8bit"
     assert model.postencoder.output_size() == 4096
 
@@ -145,6 +150,14 @@ def test_paper_training_settings():
     assert ctc["max_epoch"] == 70 and ctc["patience"] == 3
     assert ctc["best_model_criterion"] == [["valid", "cer_ctc", "min"]] and ctc["keep_nbest_models"] == 1
     assert ce["best_model_criterion"] == [["valid", "acc", "max"]] and ce["keep_nbest_models"] == 3
+    # the authors' batches, epochs, weight decay, DDP option, structures and CTC text
+    assert (ctc["batch_type"], ctc["batch_bins"], ctc["accum_grad"], ctc["num_iters_per_epoch"]) == ("length", 7_000_000, 1, 23364)
+    assert (ce["batch_type"], ce["batch_bins"], ce["accum_grad"], ce["num_iters_per_epoch"]) == ("length", 600_000, 2, 54381)
+    for paper in (ctc, ce):
+        assert paper["optim_conf"]["weight_decay"] == 1e-6 and paper["unused_parameters"] is True
+        assert paper["postencoder"] == "conv_relu_linear" and paper["lang_ctc_conf"] == {"stride": 2, "target": "per_token"}
+        assert paper.get("ctc_conf", {}).get("blank_id", 0) == 0  # the authors' CTC blank: <unk>
+    assert ctc["preprocessor_conf"]["text_cleaner"] == "whisper_basic"
     # the 24 GB variants update on as much audio as the paper's configs
     for step, paper in (("ctc", ctc), ("ce", ce)):
         small = yaml.safe_load((CONF / f"tuning/train_{step}_24gb.yaml").read_text())

@@ -12,7 +12,7 @@ from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(REPO.glob("egs2/*/bloomzmms1/conf/train_*.yaml"))
 ARCHITECTURE = ("frontend", "normalize", "normalize_conf", "preencoder", "preencoder_conf", "encoder",
-                "encoder_conf", "postencoder", "postencoder_conf", "decoder", "model")
+                "encoder_conf", "lang_ctc_conf", "postencoder", "postencoder_conf", "decoder", "model")
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parts[-4]}/{p.name}")
