@@ -188,6 +188,17 @@ def test_stage1_stops_early_on_a_missing_eval_corpus_part(recipe, fleurs_root):
     assert not (recipe / "data/fleurs_train").exists()  # before any preparation
 
 
+def test_voxpopuli_train_is_opt_in(recipe, fleurs_root):
+    """VoxPopuli is one of the paper's test sets; its train split is used only when asked."""
+    for args, message in ((["--voxpopuli_train", "true"], "--voxpopuli_train true needs --voxpopuli DIR"),
+                          (["--voxpopuli", str(fleurs_root), "--voxpopuli_train", "yes"],
+                           "--voxpopuli_train must be true or false, not 'yes'")):
+        result = subprocess.run(["local/data.sh", "--fleurs", str(fleurs_root), *args], cwd=recipe,
+                                capture_output=True, text=True)
+        assert result.returncode != 0 and message in result.stderr
+    assert not (recipe / "data/fleurs_train").exists()  # refused before any preparation
+
+
 @pytest.fixture
 def recorded(recipe, tmp_path):
     """A stand-in for the recipe's Python that records training/decoding/upload calls

@@ -2,7 +2,7 @@
 # Stage 1 of the FLEURS recipe: Kaldi data dirs from the corpora as released on disk
 # (layouts: espnet2_bloomzmms/data/corpora/<corpus>.py), every language mapped to one
 # id across corpora (local/languages.py):
-#   data/train            FLEURS train [+ Common Voice train (subset)] [+ VoxPopuli train]
+#   data/train            FLEURS train [+ Common Voice train (subset)] [+ VoxPopuli train, opt-in]
 #   data/dev              FLEURS dev
 #   data/test_fleurs      FLEURS test          data/test_voxpopuli, data/test_mls (if given)
 #   data/languages.tsv    language id <TAB> English name, for the instruction templates
@@ -13,11 +13,13 @@
 #   data/nlu_speechxnli            SpeechXNLI, XNLI's validation set spoken (if --speechxnli)
 #
 #   local/data.sh --fleurs DIR [--commonvoice DIR [--cv_subset FILE] [--cv_langs "de fr"]] \
-#       [--voxpopuli DIR] [--mls DIR] [--langs "en_us de_de"] [--extra "DIR LANG ..."] [--nj 8] \
+#       [--voxpopuli DIR [--voxpopuli_train true]] [--mls DIR] [--langs "en_us de_de"] [--extra "DIR LANG ..."] [--nj 8] \
 #       [--covost2 DIR [--covost2_cv DIR] [--covost2_tgts "de ja"]] [--fleurs_st_pairs "en_us:de_de"] \
 #       [--speechglue DIR [--speechglue_tasks "rte sst2"]] [--speechxnli DIR --xnli DIR [--speechxnli_langs "en de"]]
 #   local/data.sh [same options] --list_eval_sets st|nlu     # print the names of stage 12's sets
 #
+# VoxPopuli is a test set of the paper: its train split joins data/train only with
+# --voxpopuli_train true (the authors trained on FLEURS + Common Voice).
 # --langs limits FLEURS to some of its codes; --extra adds data dirs prepared by other
 # ESPnet/Kaldi recipes to training (pairs of dir and language id). Lists may also be
 # comma-separated ("de,ja"), as they must be inside run.sh --data_args. A finished corpus
@@ -33,7 +35,7 @@ set -euo pipefail
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (data.sh) $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-fleurs=""; commonvoice=""; cv_subset=""; cv_langs=""; voxpopuli=""; mls=""; langs=""; extra=""; nj=8
+fleurs=""; commonvoice=""; cv_subset=""; cv_langs=""; voxpopuli=""; voxpopuli_train=false; mls=""; langs=""; extra=""; nj=8
 covost2=""; covost2_cv=""; speechglue=""; speechxnli=""; xnli=""; list_eval_sets=""
 voxpopuli_langs="cs de en es et fi fr hr hu it lt nl pl ro sk sl"  # the paper's VoxPopuli languages
 mls_langs="de en es fr it nl pl pt"
@@ -46,7 +48,7 @@ while [ $# -gt 0 ]; do
     [ $# -ge 2 ] || die "option $1 needs a value (see the header of $0)"
     case $1 in
         --fleurs) fleurs=$2 ;; --commonvoice) commonvoice=$2 ;; --cv_subset) cv_subset=$2 ;;
-        --cv_langs) cv_langs=${2//,/ } ;; --voxpopuli) voxpopuli=$2 ;; --mls) mls=$2 ;; --langs) langs=${2//,/ } ;;
+        --cv_langs) cv_langs=${2//,/ } ;; --voxpopuli) voxpopuli=$2 ;; --voxpopuli_train) voxpopuli_train=$2 ;; --mls) mls=$2 ;; --langs) langs=${2//,/ } ;;
         --extra) extra=${2//,/ } ;; --nj) nj=$2 ;;
         --covost2) covost2=$2 ;; --covost2_cv) covost2_cv=$2 ;; --covost2_tgts) covost2_tgts=${2//,/ } ;;
         --fleurs_st_pairs) fleurs_st_pairs=${2//,/ } ;; --speechglue) speechglue=$2 ;;
@@ -56,6 +58,8 @@ while [ $# -gt 0 ]; do
     esac
     shift 2
 done
+case ${voxpopuli_train} in true|false) ;; *) die "--voxpopuli_train must be true or false, not '${voxpopuli_train}'" ;; esac
+[ -n "${voxpopuli}" ] || [ "${voxpopuli_train}" = false ] || die "--voxpopuli_train true needs --voxpopuli DIR"
 [ "${fleurs_st_pairs}" != none ] || fleurs_st_pairs=""
 for pair in ${fleurs_st_pairs}; do
     [[ "${pair}" =~ ^[a-z0-9_]+:[a-z0-9_]+$ ]] || die "--fleurs_st_pairs: '${pair}' is not <src>:<tgt> (FLEURS codes, e.g. en_us:de_de)"
@@ -145,9 +149,11 @@ if [ -n "${commonvoice}" ]; then
     train_dirs+=(--dir data/cv_train)
 fi
 if [ -n "${voxpopuli}" ]; then
-    prepare voxpopuli_train voxpopuli --root "${voxpopuli}" --split train --langs ${voxpopuli_langs}
+    if [ "${voxpopuli_train}" = true ]; then
+        prepare voxpopuli_train voxpopuli --root "${voxpopuli}" --split train --langs ${voxpopuli_langs}
+        train_dirs+=(--dir data/voxpopuli_train)
+    fi
     prepare test_voxpopuli voxpopuli --root "${voxpopuli}" --split test --langs ${voxpopuli_langs}
-    train_dirs+=(--dir data/voxpopuli_train)
     test_dirs+=(data/test_voxpopuli)
 fi
 if [ -n "${mls}" ]; then
