@@ -1,8 +1,11 @@
 """Batched greedy text generation with a Hugging Face causal LM (the text-only LLM)."""
 
-from typing import Dict, List, Sequence, Union
+import contextlib
+from pathlib import Path
+from typing import Callable, ContextManager, Dict, List, Sequence, Union
 
 import torch
+import yaml
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from espnet2_bloomzmms.decoder.llm import DTYPES, load_tokenizer
@@ -20,13 +23,43 @@ class TextGenerator:
     so the LLM sees the same instruction tokens around the text as around the speech.
     """
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase):
-        self.model, self.tokenizer = model, tokenizer
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                 base_only: Callable[[], ContextManager] = contextlib.nullcontext):
+        self.model, self.tokenizer, self.base_only = model, tokenizer, base_only
 
     @classmethod
     def from_pretrained(cls, model_name_or_path: str, dtype: str = "float32", device: str = "cpu") -> "TextGenerator":
         model = load_pretrained(AutoModelForCausalLM.from_pretrained, model_name_or_path, "LLM", dtype=DTYPES[dtype])
         return cls(model.to(device).eval(), load_tokenizer(model_name_or_path))
+
+    @classmethod
+    def from_decoder(cls, decoder) -> "TextGenerator":
+        """The LLM of a loaded speech model (an ``LLMDecoder``) answering text: the same
+        instance, device, dtype and quantization, no second copy. LoRA adapters trained
+        with the speech model are switched off while it answers (peft's
+        ``disable_adapter``): the text answers are the frozen base LLM's."""
+        llm = decoder.llm
+        return cls(llm, decoder.tokenizer, llm.disable_adapter if decoder.uses_lora else contextlib.nullcontext)
+
+    @classmethod
+    def from_config(cls, config: Union[str, Path], device: str = "cpu", **overrides) -> "TextGenerator":
+        """The base LLM as a training config's ``decoder_conf`` loads it (dtype,
+        quantization), without its LoRA adapters; ``overrides`` replace conf entries."""
+        from espnet2_bloomzmms.decoder.llm import LLMDecoder
+
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"LLM config: no file {path}")
+        conf = dict((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("decoder_conf") or {})
+        conf.update({k: v for k, v in overrides.items() if v is not None})
+        if "model_name_or_path" not in conf:
+            raise ValueError(f"{path}: no decoder_conf.model_name_or_path")
+        conf.pop("lora", None)
+        conf.pop("gradient_checkpointing", None)
+        decoder = LLMDecoder(**conf)
+        if conf.get("quantization") is None:  # a quantized LLM is placed on its GPU while loading
+            decoder.llm.to(device)
+        return cls(decoder.llm.eval(), decoder.tokenizer)
 
     def tokenize(self, prompt: Prompt) -> List[int]:
         segments = [prompt] if isinstance(prompt, str) else prompt
@@ -51,15 +84,16 @@ class TextGenerator:
             for row, i in enumerate(batch):
                 input_ids[row, width - len(ids[i]) :] = torch.tensor(ids[i])
                 mask[row, width - len(ids[i]) :] = 1
-            out = self.model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=mask.to(device),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                num_beams=1,
-                eos_token_id=eos,
-                pad_token_id=pad,
-            )
+            with self.base_only():
+                out = self.model.generate(
+                    input_ids=input_ids.to(device),
+                    attention_mask=mask.to(device),
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    num_beams=1,
+                    eos_token_id=eos,
+                    pad_token_id=pad,
+                )
             for row, i in enumerate(batch):
                 new = out[row, width:].tolist()
                 answers[i] = self.tokenizer.decode(new[: new.index(eos)] if eos in new else new, skip_special_tokens=True)
@@ -98,8 +132,9 @@ class TextGenerator:
                     rows[r, : n + len(c)] = torch.tensor(ids[i] + c)
                     mask[r, : n + len(c)] = 1
                 # the last `longest + 1` positions hold those that predict candidate tokens
-                logits = self.model(input_ids=rows.to(device), attention_mask=mask.to(device),
-                                    logits_to_keep=longest + 1).logits[:, :longest].float()
+                with self.base_only():
+                    logits = self.model(input_ids=rows.to(device), attention_mask=mask.to(device),
+                                        logits_to_keep=longest + 1).logits[:, :longest].float()
                 logp = torch.log_softmax(logits, dim=-1).cpu()
                 for r, (i, j) in enumerate((i, j) for i in chunk for j in range(k)):
                     c = torch.tensor(cands[j])

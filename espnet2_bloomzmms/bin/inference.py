@@ -31,15 +31,13 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
-import numpy as np
-import soundfile
-from espnet2.fileio.sound_scp import SoundScpReader
 from espnet2.utils.types import str2bool, str_or_none
 
 from espnet2_bloomzmms.data.datadir import read_kv, write_kv
 from espnet2_bloomzmms.inference import SAMPLE_RATE, BloomzMMS
+from espnet2_bloomzmms.wav_scp import num_samples, open_wav_scp, read_mono
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -86,28 +84,6 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _num_samples(reader: SoundScpReader, uttid: str) -> int:
-    """Length without reading the samples where the entry is a plain audio file."""
-    path = reader.get_path(uttid)
-    try:
-        return soundfile.info(path).frames
-    except Exception:  # noqa: BLE001 - anything soundfile cannot open is read in full
-        return len(reader[uttid][1])
-
-
-def _read(reader: SoundScpReader, uttid: str, resample: bool) -> Tuple[np.ndarray, int]:
-    """(mono waveform, its sample rate); another rate than 16 kHz is refused unless ``resample``."""
-    rate, wave = reader[uttid]
-    if rate != SAMPLE_RATE and not resample:
-        raise ValueError(f"utterance {uttid} ({reader.get_path(uttid)}): sample rate {rate} Hz, expected "
-                         f"{SAMPLE_RATE} Hz (resample the data, or pass --resample true)")
-    if wave.ndim == 2:
-        if wave.shape[1] != 1:
-            raise ValueError(f"utterance {uttid}: {wave.shape[1]} channels, expected mono")
-        wave = wave[:, 0]
-    return wave, rate
-
-
 def _instructions(data_dir: Path, name: str, given: Optional[str], uttids: List[str]) -> Optional[Dict[str, str]]:
     """Per-utterance instructions from DATA/<name>, or None (-> the command line's or default)."""
     path = data_dir / name
@@ -149,7 +125,7 @@ def main(cmd=None):
     wav_scp = data_dir / "wav.scp"
     if not wav_scp.is_file():
         raise SystemExit(f"{wav_scp}: no such file")
-    reader = SoundScpReader(str(wav_scp), dtype="float32", always_2d=False)
+    reader = open_wav_scp(wav_scp)
     uttids = list(reader.keys())
     if not uttids:
         raise SystemExit(f"{wav_scp}: no utterances")
@@ -175,7 +151,7 @@ def main(cmd=None):
 
     prefixes = _instructions(data_dir, "prefix", args.prefix, uttids)
     postfixes = _instructions(data_dir, "postfix", args.postfix, uttids)
-    lengths = {u: _num_samples(reader, u) for u in uttids}
+    lengths = {u: num_samples(reader, u) for u in uttids}
     order = sorted(uttids, key=lambda u: -lengths[u])  # similar lengths batch together
     hyps: Dict[str, str] = {}
     ctc_hyps: Dict[str, str] = {}
@@ -185,7 +161,7 @@ def main(cmd=None):
         ids = order[b : b + args.batch_size]
         waves = []
         for u in ids:
-            wave, rate = _read(reader, u, args.resample)
+            wave, rate = read_mono(reader, u, args.resample)
             resampled.update([rate] if rate != SAMPLE_RATE else [])
             waves.append(bloomzmms.check_speech(wave, f"utterance {u}", fs=rate))
         encoded = bloomzmms.encode(waves)

@@ -15,7 +15,7 @@ is): the CTC target where instruction training keeps a CTC loss (``ctc_weight > 
 The text LLM gets the prompt tokenized segment by segment (prefix, transcript, postfix),
 as the speech model gets it. The utterance ``u`` becomes ``u`` in T and ``u-<template id>`` in MI. Answers are
 generated once per distinct prompt (speed-perturbed copies share them) and cached in
-``exp_dir/answers.tsv``; the template pool and all settings are saved next to them, so
+``exp_dir/answers.jsonl``; the template pool and all settings are saved next to them, so
 the targets can be regenerated bit for bit and an interrupted run resumes.
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 import torch
+import yaml
 
 from espnet2_bloomzmms.data.datadir import DataDirError, read_kv, validate_data_dir, write_data_dir, write_kv
 from espnet2_bloomzmms.instructions import draw_templates, read_language_names, read_templates
@@ -77,7 +78,11 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max_new_tokens", type=int, default=128)
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--llm_config", type=Path, default=None,
+                        help="a training config whose decoder_conf (dtype, quantization) loads the LLM, so the "
+                        "targets come from the LLM as instruction training reads it (the paper: 8-bit)")
+    parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
+                        help="LLM dtype (default: --llm_config's, else float32)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return parser
 
@@ -98,7 +103,17 @@ def main(cmd=None) -> None:
     if unknown:
         raise DataDirError(f"{args.src}/utt2lang: languages {unknown} are not in {args.languages}")
 
-    settings = {k: str(v) for k, v in vars(args).items() if k not in ("batch_size", "device", "variants")}
+    llm_conf = {}
+    if args.llm_config is not None:
+        if not args.llm_config.is_file():
+            raise SystemExit(f"--llm_config: no file {args.llm_config}")
+        llm_conf = (yaml.safe_load(args.llm_config.read_text(encoding="utf-8")) or {}).get("decoder_conf") or {}
+    dtype = args.dtype or llm_conf.get("dtype", "float32")
+    quantization = llm_conf.get("quantization")
+    settings = {k: str(v) for k, v in vars(args).items() if k not in ("batch_size", "device", "variants", "llm_config")}
+    settings["dtype"] = dtype
+    if quantization is not None:
+        settings["quantization"] = quantization
     args.exp_dir.mkdir(parents=True, exist_ok=True)
     settings_file = args.exp_dir / "settings.json"
     if settings_file.exists() and json.loads(settings_file.read_text()) != settings:
@@ -119,7 +134,10 @@ def main(cmd=None) -> None:
     todo = sorted({p for _, _, p in prompts.values()} - set(answers))
     logging.info(f"{len(prompts)} MI targets, {len(set(p for _, _, p in prompts.values()))} distinct prompts, {len(todo)} to generate")
     if todo:
-        generator = TextGenerator.from_pretrained(args.llm, dtype=args.dtype, device=args.device)
+        if args.llm_config is not None:
+            generator = TextGenerator.from_config(args.llm_config, args.device, model_name_or_path=args.llm, dtype=dtype)
+        else:
+            generator = TextGenerator.from_pretrained(args.llm, dtype=dtype, device=args.device)
         for start in range(0, len(todo), args.batch_size * 16):
             chunk = todo[start : start + args.batch_size * 16]
             new = dict(zip(chunk, generator.generate(chunk, args.max_new_tokens, args.batch_size)))

@@ -9,7 +9,10 @@ LLM answers its transcript, for instructions it never saw in training?
 For each template of ``--split``: the speech model gets ``[prefix; speech; postfix]``,
 the LLM alone gets ``prefix + transcript + postfix`` as text, both greedy; the agreement
 is the share of utterances whose two answers are equal (after stripping whitespace).
-Writes ``<template id>/{speech,text}`` answer files and ``summary.json``.
+Writes ``<template id>/{speech,text}`` answer files and ``summary.json``. Both answers
+come from the one LLM the speech model loaded (with a LoRA model, the text answers are
+its frozen base's, adapters switched off); audio is read as training reads ``wav.scp``
+(files, pipes, ark; other rates resampled).
 """
 
 import argparse
@@ -17,12 +20,13 @@ import json
 import logging
 from pathlib import Path
 
-import soundfile
+from espnet2.utils.types import str2bool
 
 from espnet2_bloomzmms.data.datadir import atomic_path, read_kv, write_kv
 from espnet2_bloomzmms.inference import BloomzMMS
 from espnet2_bloomzmms.instructions import read_language_names, read_templates
 from espnet2_bloomzmms.text_generation import TextGenerator
+from espnet2_bloomzmms.wav_scp import open_wav_scp, read_mono
 
 
 def main(cmd=None) -> dict:
@@ -36,19 +40,28 @@ def main(cmd=None) -> dict:
     parser.add_argument("--output_dir", type=Path, required=True)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--max_new_tokens", type=int, default=48)
-    parser.add_argument("--ngpu", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
+    parser.add_argument("--resample", type=str2bool, default=True,
+                        help="Resample audio that is not 16 kHz (false: refuse it)")
     args = parser.parse_args(cmd)
 
     templates = [t for t in read_templates(args.templates) if t.split == args.split]
     if not templates:
         raise SystemExit(f"{args.templates}: no templates in split {args.split!r}")
     names = read_language_names(args.languages)
-    text, utt2lang, wav = (read_kv(args.data_dir / f) for f in ("text", "utt2lang", "wav.scp"))
+    text, utt2lang = (read_kv(args.data_dir / f) for f in ("text", "utt2lang"))
+    reader = open_wav_scp(args.data_dir / "wav.scp")
     uids = sorted(text)
-    device = "cuda" if args.ngpu > 0 else "cpu"
-    model = BloomzMMS.from_pretrained(args.model_dir, device=device, max_new_tokens=args.max_new_tokens)
-    speech = [soundfile.read(wav[u], dtype="float32")[0] for u in uids]
-    llm = TextGenerator.from_pretrained(model.model.decoder.model_name_or_path, device=device)
+    have = set(reader.keys())
+    missing = [u for u in uids if u not in have]
+    if missing:
+        raise SystemExit(f"{args.data_dir}/wav.scp: no audio for {len(missing)} utterances of text ({', '.join(missing[:5])})")
+    model = BloomzMMS.from_pretrained(args.model_dir, device=args.device, max_new_tokens=args.max_new_tokens)
+    speech = []
+    for u in uids:
+        wave, rate = read_mono(reader, u, args.resample)
+        speech.append(model.check_speech(wave, f"utterance {u}", fs=rate))
+    llm = TextGenerator.from_decoder(model.model.decoder)  # the same LLM, its LoRA adapters off
 
     rows = []
     for t in templates:

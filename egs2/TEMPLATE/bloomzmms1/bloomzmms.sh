@@ -58,7 +58,9 @@ ce_config=conf/train_ce.yaml     # step 2: instruction training (CE)
 ctc_args=""             # extra training options, step 1 (e.g. "--max_epoch 1")
 ce_args=""              # extra training options, step 2
 instruction_sets="T MI TMI"     # training-data variants trained in stage 6
-inference_args=""       # extra options of the inference CLI
+inference_args=""       # extra options of the inference CLI (stages 7 and 12)
+zero_shot_args=""       # extra options of stage 9 (espnet2_bloomzmms.bin.zero_shot_transfer)
+st_decode_args="--num_beams 5"  # stage 12's translation decoding from speech (the authors': beam 5)
 decode_args=""          # extra options of stage 7's LLM decoding only (e.g. "--no_repeat_ngram_size 4")
 decode_beams="1 5"      # beam sizes decoded in stage 7 (1: greedy)
 zero_shot_split=heldout # template split tested for zero-shot instruction transfer
@@ -164,7 +166,8 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     log "Stage 4: instruction targets (T, MI, TMI) with ${llm}"
     require "${dump}/${train}/wav.scp" 2
     [ -e "${llm}" ] || [[ "${llm}" != exp/* ]] || die "${llm} is missing: run stage 3 first (./run.sh --stage 3)"
-    targets=("${python}" -m espnet2_bloomzmms.bin.make_instruction_targets --llm "${llm}"
+    # the text LLM as instruction training loads it (the CE config's dtype and quantization)
+    targets=("${python}" -m espnet2_bloomzmms.bin.make_instruction_targets --llm "${llm}" --llm_config "${ce_config}"
              --templates "${templates}" --languages "${languages}" --asr_template "${asr_template}")
     "${targets[@]}" --src "${dump}/${train}" --dst_prefix "${dump}/${train}" --exp_dir exp/instruction_targets/${train} \
         --k "${mi_k}" --seed "${mi_seed}" ${mi_args}
@@ -236,13 +239,14 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
 fi
 
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+    device=cpu; [ "${ngpu}" -gt 0 ] && device=cuda
     for x in ${test_sets}; do
         for m in $(ce_sets); do
             require "exp/${m}/config.yaml" 6
             log "Stage 9: zero-shot instruction transfer, ${m} on ${x}"
             "${python}" -m espnet2_bloomzmms.bin.zero_shot_transfer --model_dir "exp/${m}" --data_dir "${dump}/${x}_T" \
                 --templates "${templates}" --languages "${languages}" --split "${zero_shot_split}" \
-                --output_dir "exp/${m}/zero_shot_${x}" ${inference_args}
+                --output_dir "exp/${m}/zero_shot_${x}" --device "${device}" ${zero_shot_args}
         done
     done
     "${python}" -m espnet2_bloomzmms.bin.write_results --exp exp --output RESULTS.md
@@ -284,7 +288,7 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ] && [ -n "${st_sets}${nlu_
             if [ "${kind}" = nlu ]; then
                 "${infer[@]}" --output_dir "${d}/speech" --allowed_answers "${answers[@]}" ${inference_args}
             else
-                "${infer[@]}" --output_dir "${d}/speech" ${inference_args}
+                "${infer[@]}" --output_dir "${d}/speech" ${inference_args} ${st_decode_args}
             fi
             "${infer[@]}" --output_dir "${d}/asr" --prefix "${asr_prefix}" --postfix "${asr_postfix}" --ctc true ${inference_args}
             "${python}" -m espnet2_bloomzmms.bin.text_baselines --config "exp/${m}/config.yaml" --data_dir "data/${x}" \

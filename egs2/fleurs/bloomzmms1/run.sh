@@ -80,5 +80,5 @@ nlu_sets=$(local/data.sh ${data_opts} --list_eval_sets nlu)
     --languages data/languages.tsv --templates local/data/instructions.tsv \
     --mms "${mms}" --llm "${llm}" \
     --ctc_config "${ctc_config}" --ce_config "${ce_config}" \
-    --mi_args "--dtype float16 --batch_size 32" \
+    --mi_args "--batch_size 32" \
     "${rest[@]}"
