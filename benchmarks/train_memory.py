@@ -8,7 +8,9 @@ of the paper-scale recipe (memory and GPU-hours per stage and config).
         --batch 3 --seconds 30                                             # on a GPU (CUDA)
     python benchmarks/train_memory.py --resources                          # estimates only, every config
 
-Configs are read relative to egs2/fleurs/bloomzmms1. The base models are built from
+Configs are read relative to egs2/fleurs/bloomzmms1. The model is built as
+``espnet2_bloomzmms.bin.train`` builds it: ``BloomzMMSTask.build_model``, then ESPnet's
+``model.to(dtype=train_dtype, device=...)``. The base models are built from
 their real dimensions (``espnet2_bloomzmms.base_model_configs``) with random weights;
 nothing is downloaded. Each measurement runs in its own process: on CUDA the peak is
 ``torch.cuda.max_memory_allocated`` (the CUDA context, ~0.5 GB, comes on top); on CPU
@@ -29,7 +31,6 @@ pass (see :func:`activation_bytes`), from the layer shapes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
@@ -198,7 +199,8 @@ def activation_bytes(args, batch: Batch) -> dict:
 
     llm_cfg = _hf_config(args.decoder_conf)
     h, v, nl, lh = llm_cfg.hidden_size, llm_cfg.vocab_size, llm_cfg.n_layer, llm_cfg.n_head
-    speech_tokens = t12 // args.postencoder_conf.get("stride", 2)
+    post = args.postencoder_conf
+    speech_tokens = t12 // (post["stride"] if "stride" in post else 2 ** post.get("n_layers", 1))
     out = {"MMS (frozen, transient)": mms, "encoder": encoder}
     if args.model_conf.get("ctc_weight", 1.0) > 0:
         out["CTC logits"] = 3 * n * speech_tokens * v * 4
@@ -241,7 +243,7 @@ def _status_kb(key: str) -> int:
     raise KeyError(key)
 
 
-def one_step(model, batch: Batch, vocab: int, device: str, amp: bool) -> float:
+def one_step(model, optimizer, batch: Batch, vocab: int, device: str, amp: bool) -> float:
     """Forward, backward and an Adam step on a random batch; returns the loss."""
     import torch
 
@@ -256,7 +258,6 @@ def one_step(model, batch: Batch, vocab: int, device: str, amp: bool) -> float:
     postfix, postfix_lengths = ids(POSTFIX_TOKENS)
     lang = torch.randint(1, NUM_LANGS + 1, (n, 1), generator=g).to(device)
     speech = (0.1 * torch.randn(n, samples, generator=g)).to(device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device == "cuda"):
         loss, _, _ = model(speech=speech, speech_lengths=torch.full((n,), samples).to(device), text=text,
@@ -269,8 +270,9 @@ def one_step(model, batch: Batch, vocab: int, device: str, amp: bool) -> float:
     return float(loss)
 
 
-def measure(config: str, batch: Batch, overrides: list, weights_dir: Path) -> dict:
-    """Build ``config`` (random weights) and run one step; peak memory and counts."""
+def measure(config: str, batch: Batch, overrides: list, weights_dir: Path, steps: int = 1) -> dict:
+    """Build ``config`` (random weights) as bin.train does and run ``steps`` training
+    steps; peak memory, the frozen parts' dtypes after the cast, and counts."""
     import torch
     import yaml
 
@@ -288,11 +290,10 @@ def measure(config: str, batch: Batch, overrides: list, weights_dir: Path) -> di
             if quant and cuda else None
         args = task_args(config, dirs, lang_list, overrides, quantized)
         before = torch.cuda.memory_allocated() if cuda else _status_kb("VmRSS")
-        # random weights straight on the device; a quantized LLM is loaded to the GPU by
-        # from_pretrained, the rest built on the CPU and moved, as ESPnet's trainer does
-        with torch.device(device) if not quantized else contextlib.nullcontext():
-            model = BloomzMMSTask.build_model(args)
-        model.to(device)
+        # as bin.train builds it (ESPnet's AbsTask.main_worker): on the CPU (a quantized LLM
+        # is loaded to the GPU by from_pretrained), then cast to --train_dtype and moved
+        model = BloomzMMSTask.build_model(args)
+        model = model.to(dtype=getattr(torch, args.train_dtype), device=device)
         if cuda:
             torch.cuda.synchronize()
             static = torch.cuda.memory_allocated() - before
@@ -301,7 +302,10 @@ def measure(config: str, batch: Batch, overrides: list, weights_dir: Path) -> di
             static = _status_kb("VmRSS") - before
             Path("/proc/self/clear_refs").write_text("5")  # restart VmHWM from here
         vocab = model.decoder.llm.config.vocab_size
-        loss = one_step(model, batch, vocab, device, bool(args.use_amp))
+        dtypes = {name: sorted({str(p.dtype).replace("torch.", "") for p in part.parameters()})
+                  for name, part in (("MMS", model.frontend.encoder), ("LLM", model.decoder.llm))}
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+        losses = [one_step(model, optimizer, batch, vocab, device, bool(args.use_amp)) for _ in range(steps)]
         if cuda:
             torch.cuda.synchronize()
             peak = torch.cuda.max_memory_allocated() - before
@@ -309,7 +313,7 @@ def measure(config: str, batch: Batch, overrides: list, weights_dir: Path) -> di
             peak = _status_kb("VmHWM") - before
         est = estimate(args, model, batch)
         return dict(config=config, overrides=" ".join(overrides), device=device, static=static, peak=peak,
-                    loss=loss, quantized=bool(quantized), quantization_in_config=quant,
+                    losses=losses, dtypes=dtypes, quantized=bool(quantized), quantization_in_config=quant,
                     counts=parameter_counts(model), estimate=est)
 
 
@@ -340,8 +344,9 @@ def print_measurement(r: dict) -> None:
     for name, (total, trainable) in r["counts"].items():
         print(f"   {name:<16}{total:>16,}{trainable:>16,}")
     print("   estimate (GB): " + ", ".join(f"{k} {v / GB:.2f}" for k, v in r["estimate"].items()))
-    print(f"   measured (GB): after build {r['static'] / GB:.2f}, peak of one step {r['peak'] / GB:.2f}"
-          f"  (estimate {r['estimate']['total'] / GB:.2f}); loss {r['loss']:.3f}")
+    print(f"   dtypes after the cast: " + ", ".join(f"{k} {'/'.join(v)}" for k, v in r["dtypes"].items()))
+    print(f"   measured (GB): after build {r['static'] / GB:.2f}, peak of {len(r['losses'])} step(s) {r['peak'] / GB:.2f}"
+          f"  (estimate {r['estimate']['total'] / GB:.2f}); losses " + " ".join(f"{x:.3f}" for x in r["losses"]))
 
 
 def resources(batch_seconds: float, target_tokens: int, hours: float, tflops: float) -> None:
@@ -353,7 +358,7 @@ def resources(batch_seconds: float, target_tokens: int, hours: float, tflops: fl
           f"{'total GB':>9}{'GPU-h/epoch':>12}")
     for config, ngpu in RESOURCE_CONFIGS:
         conf = yaml.safe_load((RECIPE / config).read_text())
-        n = max(1, int(conf["batch_bins"] / ngpu // (batch_seconds * FS)))
+        n = worst_case_utterances(conf, ngpu, batch_seconds)
         r = estimate_only(config, Batch(n, batch_seconds, target_tokens))
         e = r["estimate"]
         frozen = e["frozen MMS"] + e["frozen LLM"]
@@ -363,6 +368,14 @@ def resources(batch_seconds: float, target_tokens: int, hours: float, tflops: fl
         act = e["total"] - e["frozen MMS"] - e["frozen LLM"] - e["trained: weights+grads+Adam"]  # at the peak
         print(f"{config:<46}{ngpu:>5}{n:>9}{frozen / GB:>8.1f}{trained / GB:>9.1f}{act / GB:>8.1f}"
               f"{(frozen + trained + act) / GB:>9.1f}{epoch_flops(conf, r['counts']) * hours * 3600 / (tflops * 1e12) / 3600:>12.0f}")
+
+
+def worst_case_utterances(conf: dict, ngpu: int, seconds: float) -> int:
+    """Utterances per GPU in a batch of ``seconds``-long utterances: ESPnet's numel and
+    length samplers add utterances until the batch exceeds batch_bins (so one more than
+    fit), and a distributed batch holds at least one per GPU."""
+    total = int(conf["batch_bins"] // (seconds * FS)) + 1
+    return max(1, -(-total // ngpu))
 
 
 def zero2_trained_bytes(counts: dict, ngpu: int) -> float:
@@ -402,6 +415,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=None, help="utterances per step (CPU: 2, CUDA: 3)")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per utterance (CPU: 6, CUDA: 30)")
     parser.add_argument("--target_tokens", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=1, help="training steps per measurement")
     parser.add_argument("--lowmem", choices=["no", "yes", "both"], default="both",
                         help="also measure each config with the 24 GB options")
     parser.add_argument("--weights_dir", type=Path, default=Path(tempfile.gettempdir()) / "bloomzmms_random_llms")
@@ -419,7 +433,7 @@ def main(argv=None) -> None:
         resources(30.0, args.target_tokens, args.hours, args.tflops)
         return
     if args.one:
-        result = measure(args.one, batch, args.overrides.split(), args.weights_dir)
+        result = measure(args.one, batch, args.overrides.split(), args.weights_dir, args.steps)
         print("RESULT " + json.dumps(result, default=float))
         return
     configs = args.configs or (["conf/train_ctc.yaml", "conf/tuning/train_ctc_24gb.yaml", "conf/train_ce.yaml",
@@ -434,7 +448,7 @@ def main(argv=None) -> None:
                 continue  # already has them
             cmd = [sys.executable, __file__, "--one", config, f"--overrides={extra}", "--batch", str(batch.utterances),
                    "--seconds", str(batch.seconds), "--target_tokens", str(batch.target_tokens),
-                   "--weights_dir", str(args.weights_dir)]
+                   "--weights_dir", str(args.weights_dir), "--steps", str(args.steps)]
             out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
             lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
             if out.returncode != 0 or not lines:

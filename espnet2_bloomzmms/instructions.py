@@ -53,6 +53,26 @@ def read_templates(path) -> List[Template]:
     return templates
 
 
+def read_prompt_pairs(path, id_prefix: str = "x") -> List[Template]:
+    """Training templates from a JSON list of ``[prefix, postfix]`` pairs (the format of
+    the authors' ``data/synthetic-targets/templates.json``: 4 300 xP3 prompts with the
+    language names written in); ids are ``<id_prefix><index>``."""
+    import json
+
+    try:
+        pairs = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a JSON file of [prefix, postfix] pairs ({e})") from e
+    if not isinstance(pairs, list) or not pairs:
+        raise ValueError(f"{path}: expected a non-empty JSON list of [prefix, postfix] pairs")
+    templates = []
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise ValueError(f"{path}: entry {i} is not a [prefix, postfix] pair of strings: {pair!r:.80}")
+        templates.append(Template(f"{id_prefix}{i}", "mi", "train", pair[0], pair[1]))
+    return templates
+
+
 def read_language_names(path) -> Dict[str, str]:
     """code -> English name, from a TSV whose first two columns are those."""
     rows = [line.split("\t") for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]

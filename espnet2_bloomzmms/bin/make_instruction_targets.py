@@ -7,7 +7,8 @@
         --k 2 --seed 0 --dst_prefix dump/raw/train_sp --exp_dir exp/instruction_targets
 
 - T:   every utterance with the ASR instruction (template ``--asr_template``), target = transcript.
-- MI:  ``k`` templates per utterance drawn from the other training templates; the
+- MI:  ``k`` templates per utterance drawn from the other training templates (or from
+       ``--mi_templates``, a JSON list of [prefix, postfix] pairs as the authors'); the
        target is what the text LLM answers (greedy) to ``prefix + transcript + postfix``.
 - TMI: T and MI together.
 Every variant dir also gets ``transcript`` (the utterance's transcript, whatever ``text``
@@ -30,7 +31,7 @@ import torch
 import yaml
 
 from espnet2_bloomzmms.data.datadir import DataDirError, read_kv, validate_data_dir, write_data_dir, write_kv
-from espnet2_bloomzmms.instructions import draw_templates, read_language_names, read_templates
+from espnet2_bloomzmms.instructions import draw_templates, read_language_names, read_prompt_pairs, read_templates
 from espnet2_bloomzmms.text_generation import TextGenerator
 
 #: per-utterance files copied to every copy of an utterance (besides write_data_dir's)
@@ -71,6 +72,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--languages", type=Path, required=True, help="TSV: language code, English name")
     parser.add_argument("--dst_prefix", required=True, help="writes <prefix>_T, <prefix>_MI, <prefix>_TMI")
     parser.add_argument("--exp_dir", type=Path, required=True)
+    parser.add_argument("--mi_templates", type=Path, default=None,
+                        help="draw the MI instructions from this JSON list of [prefix, postfix] pairs (e.g. the "
+                        "authors' templates.json) instead of --templates' train split")
     parser.add_argument("--asr_template", default="T")
     parser.add_argument("--variants", nargs="+", default=["T", "MI", "TMI"], choices=["T", "MI", "TMI"],
                         help="which data dirs to write (T alone needs no LLM)")
@@ -94,7 +98,10 @@ def main(cmd=None) -> None:
     by_id = {t.id: t for t in templates}
     if args.asr_template not in by_id:
         raise SystemExit(f"{args.templates}: no template with id {args.asr_template!r} (--asr_template)")
-    pool = [t for t in templates if t.split == "train" and t.id != args.asr_template]
+    if args.mi_templates is not None:
+        pool = read_prompt_pairs(args.mi_templates)
+    else:
+        pool = [t for t in templates if t.split == "train" and t.id != args.asr_template]
     names = read_language_names(args.languages)
 
     text, utt2lang = read_kv(args.src / "text"), read_kv(args.src / "utt2lang")
@@ -110,7 +117,10 @@ def main(cmd=None) -> None:
         llm_conf = (yaml.safe_load(args.llm_config.read_text(encoding="utf-8")) or {}).get("decoder_conf") or {}
     dtype = args.dtype or llm_conf.get("dtype", "float32")
     quantization = llm_conf.get("quantization")
-    settings = {k: str(v) for k, v in vars(args).items() if k not in ("batch_size", "device", "variants", "llm_config")}
+    settings = {k: str(v) for k, v in vars(args).items()
+                if k not in ("batch_size", "device", "variants", "llm_config", "mi_templates")}
+    if args.mi_templates is not None:
+        settings["mi_templates"] = str(args.mi_templates)
     settings["dtype"] = dtype
     if quantization is not None:
         settings["quantization"] = quantization
@@ -120,6 +130,8 @@ def main(cmd=None) -> None:
         raise SystemExit(f"{args.exp_dir} holds targets made with other settings; use another --exp_dir or remove it")
     settings_file.write_text(json.dumps(settings, indent=2) + "\n")
     shutil.copyfile(args.templates, args.exp_dir / "templates.tsv")
+    if args.mi_templates is not None:
+        shutil.copyfile(args.mi_templates, args.exp_dir / "mi_templates.json")
 
     needs_mi = bool({"MI", "TMI"} & set(args.variants))
     draws = draw_templates(sorted(text), pool, args.k, args.seed) if needs_mi else {}

@@ -65,19 +65,26 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _generator(parser: argparse.ArgumentParser, args) -> tuple[TextGenerator, str]:
-    """The LLM as the speech model loads it (``--config``: its dtype and quantization,
-    without LoRA), or a named causal LM (``--llm``)."""
+def _llm_name(parser: argparse.ArgumentParser, args) -> str:
+    """The LLM's name, from ``--llm`` or the ``--config``'s decoder_conf."""
     if (args.config is None) == (args.llm is None):
         parser.error("give either --config (the speech model's config.yaml) or --llm")
     if args.llm is not None:
-        return TextGenerator.from_pretrained(args.llm, dtype=args.dtype or "float32", device=args.device), args.llm
+        return args.llm
     if not args.config.is_file():
         parser.error(f"--config: file is missing: {args.config}")
     conf = (yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}).get("decoder_conf") or {}
     if "model_name_or_path" not in conf:
         parser.error(f"--config: {args.config} has no decoder_conf.model_name_or_path")
-    return TextGenerator.from_config(args.config, device=args.device, dtype=args.dtype), conf["model_name_or_path"]
+    return conf["model_name_or_path"]
+
+
+def _generator(args) -> TextGenerator:
+    """The LLM as the speech model loads it (``--config``: its dtype and quantization,
+    without LoRA), or a named causal LM (``--llm``)."""
+    if args.llm is not None:
+        return TextGenerator.from_pretrained(args.llm, dtype=args.dtype or "float32", device=args.device)
+    return TextGenerator.from_config(args.config, device=args.device, dtype=args.dtype)
 
 
 def _texts(parser: argparse.ArgumentParser, specs: List[str], uttids: List[str]) -> Dict[str, Dict[str, str]]:
@@ -122,6 +129,7 @@ def main(cmd: Optional[List[str]] = None) -> Dict[str, Path]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     if args.batch_size < 1:
         parser.error(f"--batch_size must be >= 1, got {args.batch_size}")
+    llm = _llm_name(parser, args)
     wav_scp = args.data_dir / "wav.scp"
     if not wav_scp.is_file():
         parser.error(f"{wav_scp}: no such file (--data_dir must be a data dir)")
@@ -136,7 +144,7 @@ def main(cmd: Optional[List[str]] = None) -> Dict[str, Path]:
         except (OSError, ValueError) as e:
             parser.error(f"--answers: {e}")
 
-    generator, llm = _generator(parser, args)
+    generator = _generator(args)
     written = {}
     for name, text in texts.items():
         prompts = [(p, text[u], q) for u, p, q in zip(uttids, prefixes, postfixes)]

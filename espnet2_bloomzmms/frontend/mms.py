@@ -43,6 +43,9 @@ class MMSFrontend(AbsFrontend):
         init_from_config: build the architecture of ``model_name_or_path``'s
             ``config.json`` with random weights instead of loading them (full-size
             architecture tests and memory benchmarks; no weight files needed).
+        adapters: keep the checkpoint's attention adapters (``facebook/mms-1b-all``
+            has per-language ones; its weights hold the English one). False builds
+            the encoder without them, as the authors' s3prl/fairseq MMS had none.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class MMSFrontend(AbsFrontend):
         normalize_waveform: bool = True,
         dtype: str = "float32",
         init_from_config: bool = False,
+        adapters: bool = True,
     ):
         super().__init__()
         if dtype not in DTYPES:
@@ -66,11 +70,14 @@ class MMSFrontend(AbsFrontend):
             )
         self.model_name_or_path = model_name_or_path
         self.init_from_config = init_from_config
+        self.config_overrides = {} if adapters else {"adapter_attn_dim": None}
         if init_from_config:
-            self.encoder = build_from_config(AutoModel, model_name_or_path, "speech encoder", dtype=DTYPES[dtype])
+            self.encoder = build_from_config(AutoModel, model_name_or_path, "speech encoder",
+                                             config_overrides=self.config_overrides, dtype=DTYPES[dtype])
         else:
             self.encoder = load_pretrained(
-                AutoModel.from_pretrained, model_name_or_path, "speech encoder", dtype=DTYPES[dtype]
+                AutoModel.from_pretrained, model_name_or_path, "speech encoder", dtype=DTYPES[dtype],
+                **self.config_overrides,
             )
         if not hasattr(self.encoder, "_get_feat_extract_output_lengths"):
             raise ValueError(
@@ -102,7 +109,8 @@ class MMSFrontend(AbsFrontend):
         random-weight encoder (``init_from_config``) has none to put back."""
         if not self.init_from_config:
             fresh = load_pretrained(
-                AutoModel.from_pretrained, self.model_name_or_path, "speech encoder", dtype=self.encoder.dtype
+                AutoModel.from_pretrained, self.model_name_or_path, "speech encoder", dtype=self.encoder.dtype,
+                **self.config_overrides,
             )
             self.encoder.load_state_dict(fresh.state_dict(), strict=False)
         torch.nn.init.zeros_(self.layer_weights)

@@ -7,7 +7,7 @@ long chain of hub errors transformers raises.
 """
 
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -42,11 +42,11 @@ def load_pretrained(load: Callable[..., T], name: str, what: str, **kwargs) -> T
         ) from e
 
 
-def build_from_config(auto_class, name: str, what: str, **kwargs):
+def build_from_config(auto_class, name: str, what: str, config_overrides: Optional[dict] = None, **kwargs):
     """``auto_class.from_config`` of the checkpoint's ``config.json``: the architecture
     with random weights, no weight files needed (full-size models on the meta device,
     memory benchmarks). ``auto_class`` is e.g. ``AutoModel``; kwargs go to ``from_config``."""
     from transformers import AutoConfig
 
-    config = load_pretrained(AutoConfig.from_pretrained, name, f"{what} config")
+    config = load_pretrained(AutoConfig.from_pretrained, name, f"{what} config", **(config_overrides or {}))
     return auto_class.from_config(config, **kwargs)

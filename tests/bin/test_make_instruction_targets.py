@@ -101,3 +101,19 @@ def test_template_ids_with_hyphens(setup, tmp_path):
     for uid, said in transcript.items():
         orig = next(u for u in text if uid.startswith(u + "-"))
         assert said == text[orig]
+
+
+def test_mi_templates_from_a_json_list_of_prompt_pairs(setup, tmp_path):
+    """The authors' templates.json format: [prefix, postfix] pairs, language names written in."""
+    src, run, _ = setup
+    pairs = [["", " The previous text is in Swahili. Here is a translation to Hindi:"],
+             ["A text in Catalan: ", "\nThe same text in Malayalam:"], ["Summarize: ", "\n"]]
+    (tmp_path / "pairs.json").write_text(json.dumps(pairs))
+    out = run(mi_templates=tmp_path / "pairs.json")
+    prefix, postfix = read_kv(out / "train_MI" / "prefix"), read_kv(out / "train_MI" / "postfix")
+    assert prefix and {(prefix[u], postfix[u]) for u in prefix} <= {tuple(p) for p in pairs}
+    assert all(u.rsplit("-", 1)[1] in {"x0", "x1", "x2"} for u in prefix)
+    assert (out / "targets" / "mi_templates.json").read_text() == json.dumps(pairs)
+    (tmp_path / "bad.json").write_text(json.dumps([["a", "b"], ["only one"]]))
+    with pytest.raises(ValueError, match=r"bad.json: entry 1 is not a \[prefix, postfix\] pair"):
+        run(exp="bad", mi_templates=tmp_path / "bad.json")

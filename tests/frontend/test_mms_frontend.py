@@ -215,3 +215,19 @@ def test_init_from_config_needs_no_weights(tiny_mms_dir, tmp_path):
     frontend.reload_pretrained_parameters()  # nothing on disk to restore: must not try
     with pytest.raises(PretrainedLoadError):
         MMSFrontend(str(tmp_path))  # the normal path still wants the weights
+
+
+def test_without_adapters_as_the_authors_mms(tiny_mms_dir):
+    """``adapters: false`` drops mms-1b-all's attention adapters (the authors' MMS had none)
+    and keeps every other weight as the checkpoint has it."""
+    with_adapters = MMSFrontend(str(tiny_mms_dir))
+    without = MMSFrontend(str(tiny_mms_dir), adapters=False)
+    names = {n for n, _ in with_adapters.encoder.named_parameters()}
+    kept = dict(without.encoder.named_parameters())
+    assert any("adapter" in n for n in names) and not any("adapter" in n for n in kept)
+    assert set(kept) == {n for n in names if "adapter" not in n}
+    for name, p in with_adapters.encoder.named_parameters():
+        if name in kept:
+            torch.testing.assert_close(kept[name], p)
+    built = MMSFrontend(str(tiny_mms_dir), adapters=False, init_from_config=True)
+    assert {n for n, _ in built.encoder.named_parameters()} == set(kept)

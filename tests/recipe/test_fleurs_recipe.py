@@ -67,6 +67,8 @@ def test_help_documents_every_stage_and_option(recipe):
     for name in options:  # every option, with its comment
         assert re.search(rf"^{name}=.*# \w", text, flags=re.M), name
     assert "option_names" not in text  # the options, not the parser
+    assert "Defaults are the authors' setup" in text and "train_*_linear_adaptor.yaml" in text
+    assert re.search(r"^st_decode_args=\"--num_beams 5\"", text, flags=re.M)  # the authors' translation beam
     for name in ("ngpu", "nj", "ctc_config", "ce_config", "mms", "llm"):  # run.sh's own
         assert f"\n{name}=" in text
 

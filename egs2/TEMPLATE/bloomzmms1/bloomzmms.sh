@@ -53,6 +53,7 @@ asr_template=T          # template id of the ASR instruction (the T set)
 mi_k=2                  # templates drawn per utterance for MI
 mi_seed=0               # seed of the template draws
 mi_args=""              # extra options of make_instruction_targets
+mi_templates=""         # stage 4: JSON list of [prefix, postfix] pairs for MI (e.g. the authors' templates.json); empty: templates
 ctc_config=conf/train_ctc.yaml   # step 1: CTC pre-training
 ce_config=conf/train_ce.yaml     # step 2: instruction training (CE)
 ctc_args=""             # extra training options, step 1 (e.g. "--max_epoch 1")
@@ -170,7 +171,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     targets=("${python}" -m espnet2_bloomzmms.bin.make_instruction_targets --llm "${llm}" --llm_config "${ce_config}"
              --templates "${templates}" --languages "${languages}" --asr_template "${asr_template}")
     "${targets[@]}" --src "${dump}/${train}" --dst_prefix "${dump}/${train}" --exp_dir exp/instruction_targets/${train} \
-        --k "${mi_k}" --seed "${mi_seed}" ${mi_args}
+        --k "${mi_k}" --seed "${mi_seed}" ${mi_templates:+--mi_templates "${mi_templates}"} ${mi_args}
     for x in ${valid_set} ${test_sets}; do
         "${targets[@]}" --src "${dump}/$x" --dst_prefix "${dump}/$x" --exp_dir exp/instruction_targets/$x --variants T
     done

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # BLOOMZMMS at the paper's scale (Denisov & Vu, NAACL Findings 2024): MMS-1B-all,
 # a 17 x 1024 E-Branchformer and BLOOMZ-7b1, CTC pre-training then multi-instructional
-# training (T / MI / TMI) on FLEURS (102 languages) + Common Voice + VoxPopuli, tested
+# training (T / MI / TMI) on FLEURS (102 languages) + Common Voice, tested
 # on FLEURS, VoxPopuli and MLS, then as a zero-shot speech translator (CoVoST 2, FLEURS)
 # and spoken-language understander (SpeechGLUE, SpeechXNLI) in stage 12. Corpora: db.sh;
 # cluster launch: cmd.sh; resources per stage and config: README.md.
+# Defaults are the authors' setup (their adaptor and language CTC, batches, epochs, weight
+# decay, whisper_basic CTC text, 8-bit MI targets, beam 5); README.md lists each difference
+# and the conf/tuning/ variant that has it (e.g. conf/tuning/train_*_linear_adaptor.yaml).
 #
-#   ./run.sh                                          # every stage (4 GPUs, as the paper)
+#   ./run.sh                                          # every stage (4 GPUs)
 #   ./run.sh --stage 5 --stop_stage 6                 # training only; re-runnable, resumes
 #   ./run.sh --ngpu 1 --ctc_config conf/tuning/train_ctc_24gb.yaml \
 #       --ce_config conf/tuning/train_ce_24gb.yaml    # one 24 GB GPU
@@ -22,7 +25,7 @@ cd "$(dirname "$0")"
 
 ngpu=4                            # GPUs per node
 nj=8                              # parallel audio decoding jobs in stage 1
-ctc_config=conf/train_ctc.yaml    # step 1 (conf/tuning/ has the variants)
+ctc_config=conf/train_ctc.yaml    # step 1, the authors' setup (conf/tuning/ has the variants)
 ce_config=conf/train_ce.yaml      # step 2, initialised from step 1
 mms=""                            # speech encoder; default: the one ctc_config names
 llm=""                            # LLM; default: the one ctc_config names
@@ -38,7 +41,7 @@ while [ $# -gt 0 ]; do
         --mms) mms=$2; shift 2 ;;
         --llm) llm=$2; shift 2 ;;
         --data_args) data_args=$2; shift 2 ;;
-        -h|--help) sed -n '2,16p;/^ngpu=/,/^rest=/p' "$0" | sed '$d'; ./bloomzmms.sh --help; exit 0 ;;
+        -h|--help) sed -n '2,/^set /{/^#/p};/^ngpu=/,/^rest=/p' "$0" | sed '$d'; ./bloomzmms.sh --help; exit 0 ;;
         *) rest+=("$1"); shift ;;
     esac
 done
