@@ -62,6 +62,7 @@ LLM_SIZES = {
     # name: (hidden, layers, heads, vocab or None for the tokenizer's, init std)
     "tiny": (32, 2, 4, None, 0.3),
     "bloom-560m": (1024, 24, 16, 250880, 0.06),
+    "bloom-7b1": (4096, 30, 32, 250880, 0.03),  # BLOOMZ-7b1's architecture (GPU: --dtype bfloat16)
 }
 
 
