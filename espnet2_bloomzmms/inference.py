@@ -32,6 +32,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import pickle
 import tempfile
 import warnings
 from pathlib import Path
@@ -130,7 +131,16 @@ def _load_state_dict(model: torch.nn.Module, model_file: Union[str, Path], devic
     decode with randomly initialised layers after a config/checkpoint mix-up.) Frozen
     pretrained weights are not in checkpoints; their modules accept their absence.
     """
-    state = torch.load(model_file, map_location=device, weights_only=False)
+    try:  # tensors only: a downloaded file never runs code while it loads
+        state = torch.load(model_file, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(
+            f"{model_file}: refused to load: it holds more than tensors (weights_only=True), as a "
+            "training checkpoint (checkpoint.pth) or a file carrying code does; use valid.*.best.pth, "
+            f"valid.*.ave*.pth or <N>epoch.pth ({str(e).splitlines()[0]})"
+        ) from e
+    except (RuntimeError, EOFError, OSError) as e:
+        raise ValueError(f"{model_file}: not a readable PyTorch model file (truncated or corrupt?): {e}") from e
     if isinstance(state, dict) and "module" in state and isinstance(state["module"], dict):
         state = state["module"]  # DeepSpeed
     if isinstance(state, dict) and "model" in state and "optimizers" in state:

@@ -350,3 +350,29 @@ def test_checkpoint_must_fit_the_config(exp_dir, tmp_path):
     torch.save({"model": state, "optimizers": []}, tmp_path / "checkpoint.pth")
     with pytest.raises(ValueError, match="training checkpoint"):
         BloomzMMS(exp_dir / "config.yaml", tmp_path / "checkpoint.pth")
+
+
+class _Payload:
+    """Pickles to a call of ``Path.touch`` on its path: code that runs when unpickled."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_model_files_never_run_code(exp_dir, tmp_path):
+    """A real state dict with a ``__reduce__`` payload inside is refused, naming the file,
+    and the payload does not run; a truncated file is named too."""
+    state = torch.load(exp_dir / "valid.acc.ave.pth", weights_only=True)
+    marker = tmp_path / "payload_ran"
+    state["extra"] = _Payload(marker)
+    torch.save(state, tmp_path / "evil.pth")
+    with pytest.raises(ValueError, match=r"evil.pth: refused to load: it holds more than tensors"):
+        BloomzMMS(exp_dir / "config.yaml", tmp_path / "evil.pth")
+    assert not marker.exists()
+    data = (exp_dir / "valid.acc.ave.pth").read_bytes()
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"cut.pth: not a readable PyTorch model file"):
+        BloomzMMS(exp_dir / "config.yaml", tmp_path / "cut.pth")
