@@ -139,3 +139,27 @@ def test_beam_search_runs_the_prompt_once_per_utterance(bloomz, speech, monkeypa
     finally:
         hook.remove()
     assert shared == [beam.generate_ids(beam.encode([w]), p, q)[0] for w, p, q in zip(waves, PREFIXES, POSTFIXES)]
+
+
+def test_cli_reads_pipe_and_ark_entries_as_audio_files(exp_dir, speech, tmp_path):
+    """wav.scp lines ``u cat x.wav |`` and ``u x.ark:offset`` decode as the file itself does."""
+    import kaldiio
+
+    alone, _ = speech
+    wav = tmp_path / "wav"
+    wav.mkdir()
+    pcm = [(np.clip(a, -1, 1) * 32767).astype(np.int16) for a in alone]
+    for i, samples in enumerate(pcm):
+        soundfile.write(wav / f"u{i}.wav", samples, 16000, subtype="PCM_16")
+    with kaldiio.WriteHelper(f"ark,scp:{tmp_path}/a.ark,{tmp_path}/a.scp") as w:
+        w["u2"] = (16000, pcm[2])
+    ark = dict(line.split() for line in (tmp_path / "a.scp").read_text().splitlines())
+    entries = {"u0": str(wav / "u0.wav"), "u1": f"cat {wav / 'u1.wav'} |", "u2": ark["u2"]}
+    for name, lines in (("plain", {u: str(wav / f"{u}.wav") for u in entries}), ("kaldi", entries)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "wav.scp").write_text("".join(f"{u} {e}\n" for u, e in lines.items()))
+        infer_main(["--model_dir", str(exp_dir), "--data_dir", str(tmp_path / name), "--max_new_tokens", "6",
+                    "--ctc", "true", "--output_dir", str(tmp_path / f"decode_{name}")])
+    for file in ("text", "text_ctc"):
+        plain, kaldi = (read_kv(tmp_path / f"decode_{n}" / file) for n in ("plain", "kaldi"))
+        assert sorted(kaldi) == ["u0", "u1", "u2"] and kaldi == plain
