@@ -8,6 +8,7 @@ import pytest
 import torch
 import yaml
 from tiny_model_configs import tiny_model_config
+from training_runs import load_training_checkpoint
 
 
 def data_options(data_dir: Path, split: str, names=("wav.scp,speech,sound", "text,text,text", "utt2lang,lang,text", "prefix,prefix,text", "postfix,postfix,text")):
@@ -56,7 +57,7 @@ def test_collect_stats_then_train_lowers_the_loss(espeak_data_dir, config_file, 
         tmp_path,
     )
     assert train.returncode == 0, train.stderr[-3000:]
-    reporter = torch.load(exp / "checkpoint.pth", weights_only=False)["reporter"]
+    reporter = load_training_checkpoint(exp / "checkpoint.pth")["reporter"]
     losses = [reporter["stats"][epoch]["train"]["loss"] for epoch in range(1, 5)]
     assert losses[-1] < 0.8 * losses[0], losses
     # the checkpoint holds only what trains: no MMS or LLM base weights

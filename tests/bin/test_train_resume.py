@@ -19,6 +19,7 @@ import pytest
 import torch
 import yaml
 from tiny_model_configs import tiny_model_config
+from training_runs import load_training_checkpoint
 
 from espnet2_bloomzmms.model.bloomzmms_model import BloomzMMSModel
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
@@ -79,7 +80,7 @@ def finish(process: multiprocessing.Process, log: Path) -> str:
 
 
 def curve(exp: Path) -> list:
-    stats = torch.load(exp / "checkpoint.pth", weights_only=False)["reporter"]["stats"]
+    stats = load_training_checkpoint(exp / "checkpoint.pth")["reporter"]["stats"]
     return [(stats[e]["train"]["loss"], stats[e]["valid"]["loss"]) for e in range(1, len(stats) + 1)]
 
 
@@ -120,7 +121,7 @@ def check_resume_equals_uninterrupted(config, data, keys, tmp_path, *extra):
     assert final.keys() == expected.keys()
     for name in expected:
         assert torch.equal(final[name], expected[name]), name
-    return final, torch.load(exp / "checkpoint.pth", weights_only=False)
+    return final, load_training_checkpoint(exp / "checkpoint.pth")
 
 
 def test_killed_run_resumes_to_the_uninterrupted_loss_curve(setup, espeak_data_dir, tmp_path):
