@@ -49,11 +49,11 @@ from espnet2_bloomzmms.model_archive import find_model_file, packed_model_files,
 from espnet2_bloomzmms.preprocessor import BloomzMMSPreprocessor
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 from espnet2_bloomzmms.utils.hf_loading import looks_like_path
+from espnet2_bloomzmms.wav_scp import SAMPLE_RATE  # noqa: F401 - also this module's public name
 
 __all__ = ["BloomzMMS", "Encoded", "default_instructions", "find_model_file", "llm_context_length", "resample",
            "unpack_model"]
 
-SAMPLE_RATE = 16000
 MIN_SAMPLES = 400  # the receptive field of a wav2vec2 frame
 Speech = Union[np.ndarray, torch.Tensor]
 Instructions = Union[None, str, Sequence[Optional[str]]]

@@ -11,7 +11,7 @@ import numpy as np
 import soundfile
 from espnet2.fileio.sound_scp import SoundScpReader
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = 16000  #: what wav2vec2/MMS checkpoints are trained on
 _ARK_ENTRY = re.compile(r".+\.ark:\d+$")
 
 

@@ -24,22 +24,30 @@ def shape_options(data_dir: Path, tmp_path: Path) -> List[str]:
     return ["--train_shape_file", str(keys), "--valid_shape_file", str(keys)]
 
 
+def observing_trainer(before: Optional[Callable] = None, after: Optional[Callable] = None):
+    """The task's trainer class, calling ``before(model)`` on the model it receives (what
+    ``bin.train`` built, cast and moved) and ``after(model, optimizers)`` once it trained."""
+    from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
+
+    class Observed(BloomzMMSTask.trainer):
+        @classmethod
+        def run(cls, model, optimizers, *args, **kwargs):
+            if before is not None:
+                before(model)
+            super().run(model, optimizers, *args, **kwargs)
+            if after is not None:
+                after(model, optimizers)
+
+    return Observed
+
+
 def train_in_process(cmd: List[str], monkeypatch, before: Optional[Callable] = None) -> None:
     """``bin.train.main(cmd)`` with ``before(model)`` called on the model the trainer
-    receives (what ``bin.train`` built, cast and moved), then training as usual."""
+    receives, then training as usual."""
     from espnet2_bloomzmms.bin import train
     from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 
-    trainer = BloomzMMSTask.trainer
-
-    class Observed(trainer):
-        @classmethod
-        def run(cls, model, *args, **kwargs):
-            if before is not None:
-                before(model)
-            return super().run(model, *args, **kwargs)
-
-    monkeypatch.setattr(BloomzMMSTask, "trainer", Observed)
+    monkeypatch.setattr(BloomzMMSTask, "trainer", observing_trainer(before))
     train.main(cmd)
 
 

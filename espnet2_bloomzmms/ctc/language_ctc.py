@@ -45,14 +45,16 @@ class LanguageCTC(CTC):
                 torch.nn.Conv1d(encoder_output_size, encoder_output_size, stride, stride), torch.nn.ReLU()
             )
 
+    def _adapted_frames(self, hs_pad: torch.Tensor) -> torch.Tensor:
+        if hs_pad.size(1) < self.stride:
+            hs_pad = F.pad(hs_pad, (0, 0, 0, self.stride - hs_pad.size(1)))
+        return self.length_adaptor(hs_pad.transpose(1, 2)).transpose(1, 2)
+
     def adapt(self, hs_pad: torch.Tensor, hlens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The frames the classifier reads, and their lengths."""
         if not self.stride:
             return hs_pad, hlens
-        if hs_pad.size(1) < self.stride:
-            hs_pad = F.pad(hs_pad, (0, 0, 0, self.stride - hs_pad.size(1)))
-        out = self.length_adaptor(hs_pad.transpose(1, 2)).transpose(1, 2)
-        return out, torch.div(hlens, self.stride, rounding_mode="floor").clamp(min=1)
+        return self._adapted_frames(hs_pad), torch.div(hlens, self.stride, rounding_mode="floor").clamp(min=1)
 
     def targets(self, lang: torch.Tensor, lang_lengths: torch.Tensor,
                 token_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -60,8 +62,8 @@ class LanguageCTC(CTC):
         if self.target == "utterance":
             return lang, lang_lengths
         lengths = token_lengths.clamp(min=1)
-        frames = torch.arange(int(lengths.max()), device=lang.device)[None, :] < lengths[:, None]
-        return torch.where(frames, lang[:, :1], torch.full_like(frames, -1, dtype=lang.dtype)), lengths
+        padding = torch.arange(int(lengths.max()), device=lang.device)[None, :] >= lengths[:, None]
+        return lang[:, :1].expand(-1, padding.size(1)).masked_fill(padding, -1), lengths
 
     def forward(self, hs_pad, hlens, ys_pad, ys_lens):
         hs, lengths = self.adapt(hs_pad, hlens)
@@ -71,5 +73,5 @@ class LanguageCTC(CTC):
         """Posteriors at the rate of ``hs_pad`` (what the conditioning layer adds)."""
         if not self.stride:
             return super().softmax(hs_pad)
-        probs = super().softmax(self.adapt(hs_pad, torch.full(hs_pad.shape[:1], hs_pad.size(1)))[0])
+        probs = super().softmax(self._adapted_frames(hs_pad))
         return F.interpolate(probs.transpose(1, 2), size=hs_pad.size(1), mode="nearest").transpose(1, 2)

@@ -4,26 +4,26 @@ its number of optimizer updates to ``WEIGHTS`` (ESPnet saves checkpoints on rank
 only, and a rank that fell out of step would not show in them)."""
 
 import sys
+from pathlib import Path
 
 import torch
 
-from espnet2_bloomzmms.bin import train
-from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: training_runs
+from training_runs import observing_trainer  # noqa: E402
+
+from espnet2_bloomzmms.bin import train  # noqa: E402
+from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask  # noqa: E402
 
 
 def main() -> None:
     weights, cmd = sys.argv[1], sys.argv[2:]
-    trainer = BloomzMMSTask.trainer
 
-    class SavingWeights(trainer):
-        @classmethod
-        def run(cls, model, optimizers, *args, **kwargs):
-            super().run(model, optimizers, *args, **kwargs)
-            updates = max(int(s["step"]) for s in optimizers[0].state_dict()["state"].values())
-            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            torch.save({"state": state, "updates": updates, "rank": torch.distributed.get_rank()}, weights)
+    def save(model, optimizers):
+        updates = max(int(s["step"]) for s in optimizers[0].state_dict()["state"].values())
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save({"state": state, "updates": updates, "rank": torch.distributed.get_rank()}, weights)
 
-    BloomzMMSTask.trainer = SavingWeights
+    BloomzMMSTask.trainer = observing_trainer(after=save)
     train.main(cmd)
 
 
