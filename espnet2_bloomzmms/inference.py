@@ -35,6 +35,7 @@ import math
 import pickle
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -131,6 +132,11 @@ def _load_state_dict(model: torch.nn.Module, model_file: Union[str, Path], devic
     decode with randomly initialised layers after a config/checkpoint mix-up.) Frozen
     pretrained weights are not in checkpoints; their modules accept their absence.
     """
+    if not zipfile.is_zipfile(model_file):  # torch.save's format; catches truncated/zeroed files
+        raise ValueError(
+            f"{model_file}: not a PyTorch model file (no torch.save zip structure; "
+            f"{Path(model_file).stat().st_size} bytes): truncated, zeroed or another kind of file?"
+        )
     try:  # tensors only: a downloaded file never runs code while it loads
         state = torch.load(model_file, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -139,7 +145,7 @@ def _load_state_dict(model: torch.nn.Module, model_file: Union[str, Path], devic
             "training checkpoint (checkpoint.pth) or a file carrying code does; use valid.*.best.pth, "
             f"valid.*.ave*.pth or <N>epoch.pth ({str(e).splitlines()[0]})"
         ) from e
-    except (RuntimeError, EOFError, OSError) as e:
+    except (RuntimeError, EOFError, OSError, KeyError, zipfile.BadZipFile) as e:
         raise ValueError(f"{model_file}: not a readable PyTorch model file (truncated or corrupt?): {e}") from e
     if isinstance(state, dict) and "module" in state and isinstance(state["module"], dict):
         state = state["module"]  # DeepSpeed

@@ -7,11 +7,13 @@ base models *only when they are local directories* (the tiny recipe's); hub mode
 are referenced by name and fetched where the archive is used.
 """
 
+import fcntl
 import os
 import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
@@ -78,8 +80,12 @@ def pack_model(model_dir, output, results: Optional[str] = None, model_file=None
     import espnet2_bloomzmms
 
     model_dir, output = Path(model_dir), Path(output)
+    if not (model_dir / "config.yaml").is_file():
+        raise FileNotFoundError(f"{model_dir / 'config.yaml'}: no such file (is {model_dir} a training exp dir?)")
     config = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))
     model_file = Path(model_file) if model_file else find_model_file(model_dir)
+    if not model_file.is_file():
+        raise FileNotFoundError(f"{model_file}: no such model file")
     bases = {}
     for section, key in BASE_MODEL_KEYS:
         name = config.get(section, {}).get(key)
@@ -96,17 +102,20 @@ def pack_model(model_dir, output, results: Optional[str] = None, model_file=None
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("meta.yaml", yaml.safe_dump(meta, sort_keys=False))
-        zf.writestr("config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-        zf.write(model_file, "model.pth")
-        if results and Path(results).exists():
-            zf.write(results, "RESULTS.md")
-        for arcdir, src in bases.items():
-            for f in sorted(src.rglob("*")):
-                if f.is_file():
-                    zf.write(f, f"{arcdir}/{f.relative_to(src)}")
-    tmp.replace(output)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("meta.yaml", yaml.safe_dump(meta, sort_keys=False))
+            zf.writestr("config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+            zf.write(model_file, "model.pth")
+            if results and Path(results).exists():
+                zf.write(results, "RESULTS.md")
+            for arcdir, src in bases.items():
+                for f in sorted(src.rglob("*")):
+                    if f.is_file():
+                        zf.write(f, f"{arcdir}/{f.relative_to(src)}")
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
     return output
 
 
@@ -129,6 +138,9 @@ def extract_archive(archive, dest) -> dict:
     """Check ``archive``'s format, extract it as packed into ``dest`` (base-model paths
     in its config stay relative) and return its meta. No member may leave ``dest``."""
     archive, dest = Path(archive), Path(dest)
+    if not zipfile.is_zipfile(archive):
+        raise ArchiveError(f"{archive}: not a zip archive ({archive.stat().st_size} bytes): truncated "
+                           "download, or another kind of file named .zip?")
     with zipfile.ZipFile(archive) as zf:
         names = [n for n in zf.namelist() if not n.endswith("/")]
         meta = read_meta(zf.read("meta.yaml") if "meta.yaml" in names else None, archive)
@@ -136,7 +148,10 @@ def extract_archive(archive, dest) -> dict:
         for name in names:
             if root not in (dest / name).resolve().parents:
                 raise ArchiveError(f"{archive}: member {name!r} would be written outside {dest}")
-        zf.extractall(dest, members=names)
+        try:
+            zf.extractall(dest, members=names)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+            raise ArchiveError(f"{archive}: corrupt archive ({type(e).__name__}: {e})") from e
     return meta
 
 
@@ -172,9 +187,11 @@ def unpack_model(archive, dest=None) -> Tuple[Path, Path]:
     """Extract ``archive`` and return (config file, model file).
 
     It is extracted once into ``dest`` (default: ``<archive without .zip>.unpacked``
-    next to it) and reused while the archive is unchanged (same size and mtime); an
-    interrupted extraction is never reused (it goes to a temporary dir renamed into
-    place). Local base-model paths in the config are pointed into ``dest``.
+    next to it) and reused while the archive is unchanged (same path, size and mtime,
+    recorded in a marker written last). Safe under concurrency, as when decoding jobs
+    load one archive at once: extraction holds an exclusive lock (``<dest>.lock``), the
+    others wait and then reuse the result; an interrupted extraction is never reused (it
+    goes to a temporary dir renamed into place). Base-model paths point into ``dest``.
     """
     archive = Path(archive)
     if not archive.is_file():
@@ -183,20 +200,33 @@ def unpack_model(archive, dest=None) -> Tuple[Path, Path]:
     stat = archive.stat()
     stamp = f"{archive.resolve()} {stat.st_size} {stat.st_mtime_ns}\n"
     marker = dest / ".unpacked_from"
-    if marker.is_file() and marker.read_text(encoding="utf-8") == stamp:
-        return dest / "config.yaml", dest / "model.pth"
+    files = dest / "config.yaml", dest / "model.pth"
+
+    def current() -> bool:
+        try:
+            return marker.read_text(encoding="utf-8") == stamp
+        except OSError:
+            return False
+
+    if current():
+        return files
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp", dir=dest.parent))
-    try:
-        extract_archive(archive, tmp)
-        config = yaml.safe_load((tmp / "config.yaml").read_text(encoding="utf-8"))
-        localize_config(config, tmp, dest)
-        (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        (tmp / ".unpacked_from").write_text(stamp, encoding="utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return dest / "config.yaml", dest / "model.pth"
+    with open(dest.with_name(dest.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if killed
+        if current():  # another process unpacked it while this one waited
+            return files
+        tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp", dir=dest.parent))
+        try:
+            extract_archive(archive, tmp)
+            config = yaml.safe_load((tmp / "config.yaml").read_text(encoding="utf-8"))
+            localize_config(config, tmp, dest)
+            (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+                                             encoding="utf-8")
+            (tmp / ".unpacked_from").write_text(stamp, encoding="utf-8")
+            if dest.exists():  # the unpack of an archive since replaced, or an interrupted one
+                shutil.rmtree(dest)
+            os.replace(tmp, dest)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    return files

@@ -364,7 +364,7 @@ class _Payload:
 
 def test_model_files_never_run_code(exp_dir, tmp_path):
     """A real state dict with a ``__reduce__`` payload inside is refused, naming the file,
-    and the payload does not run; a truncated file is named too."""
+    and the payload does not run; a truncated, zeroed or text file is named too."""
     state = torch.load(exp_dir / "valid.acc.ave.pth", weights_only=True)
     marker = tmp_path / "payload_ran"
     state["extra"] = _Payload(marker)
@@ -374,5 +374,8 @@ def test_model_files_never_run_code(exp_dir, tmp_path):
     assert not marker.exists()
     data = (exp_dir / "valid.acc.ave.pth").read_bytes()
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match=r"cut.pth: not a readable PyTorch model file"):
-        BloomzMMS(exp_dir / "config.yaml", tmp_path / "cut.pth")
+    (tmp_path / "zeroed.pth").write_bytes(bytes(len(data)))
+    (tmp_path / "text.pth").write_text("not weights\n")
+    for name in ("cut.pth", "zeroed.pth", "text.pth"):
+        with pytest.raises(ValueError, match=rf"{name}: not a PyTorch model file"):
+            BloomzMMS(exp_dir / "config.yaml", tmp_path / name)
