@@ -45,6 +45,7 @@ from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from transformers import LogitsProcessorList, NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
 from espnet2_bloomzmms.audio_chunking import join_texts, split_long_audio
+from espnet2_bloomzmms.data.datadir import MIN_SAMPLES
 from espnet2_bloomzmms.layers.packing import pack_segments
 from espnet2_bloomzmms.model_archive import find_model_file, packed_model_files, unpack_model
 from espnet2_bloomzmms.preprocessor import BloomzMMSPreprocessor
@@ -52,10 +53,10 @@ from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 from espnet2_bloomzmms.utils.hf_loading import looks_like_path
 from espnet2_bloomzmms.wav_scp import SAMPLE_RATE  # noqa: F401 - also this module's public name
 
-__all__ = ["BloomzMMS", "Encoded", "default_instructions", "find_model_file", "llm_context_length", "resample",
+__all__ = ["BloomzMMS", "Encoded", "check_waveform", "default_instructions", "find_model_file", "llm_context_length", "resample",
            "unpack_model"]
 
-MIN_SAMPLES = 400  # the receptive field of a wav2vec2 frame
+BLOOM_SEQUENCE_LENGTH = 2048  # the sequence length of BLOOM's pre-training
 Speech = Union[np.ndarray, torch.Tensor]
 Instructions = Union[None, str, Sequence[Optional[str]]]
 
@@ -182,6 +183,41 @@ def resample(wave: torch.Tensor, fs: int, name: str = "utterance") -> torch.Tens
     return torch.from_numpy(out).to(wave.dtype)
 
 
+def trained_sequence_length(llm) -> int:
+    """The sequence length the LLM was pre-trained on: its config's ``seq_length``
+    (BLOOM's configs carry it), else BLOOM's 2048."""
+    value = getattr(llm.config, "seq_length", None)
+    return value if isinstance(value, int) and value > 0 else BLOOM_SEQUENCE_LENGTH
+
+
+def check_waveform(speech: Speech, name: str = "utterance", fs: Optional[int] = None,
+                   max_seconds: Optional[float] = None) -> torch.Tensor:
+    """A 1-D float tensor of the waveform at 16 kHz (resampled from ``fs`` Hz when given),
+    or a ValueError naming ``name`` that says what is wrong: not mono, empty, integer
+    samples, shorter than one wav2vec2 frame, longer than ``max_seconds``, NaN/Inf."""
+    x = torch.as_tensor(np.asarray(speech) if not isinstance(speech, torch.Tensor) else speech)
+    if x.ndim == 2 and 1 in x.shape:
+        x = x.reshape(-1)
+    if x.ndim != 1:
+        raise ValueError(f"{name}: speech must be a mono waveform (1-D), got shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name}: speech is empty (0 samples)")
+    if not torch.is_floating_point(x):
+        raise ValueError(f"{name}: speech must be float samples, got {x.dtype}")
+    if fs is not None:
+        x = resample(x, fs, name)
+    if x.numel() < MIN_SAMPLES:
+        raise ValueError(f"{name}: speech is {x.numel()} samples long, shorter than one wav2vec2 frame "
+                         f"({MIN_SAMPLES} samples, 25 ms)")
+    if max_seconds is not None and x.numel() > max_seconds * SAMPLE_RATE:
+        raise ValueError(
+            f"{name}: speech is {x.numel() / SAMPLE_RATE:.1f} s long, more than max_seconds={max_seconds:g}"
+        )
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name}: speech contains NaN or infinite samples")
+    return x
+
+
 def cast_llm(model: torch.nn.Module, dtype: Union[str, torch.dtype]) -> None:
     """Cast the model's LLM (with its LoRA adapters) to ``dtype``."""
     if isinstance(dtype, str):
@@ -226,6 +262,11 @@ class BloomzMMS:
             most ~30 s in training. Not for ``allowed_answers`` (refused).
         use_cache: generate with the LLM's KV cache (the default); False recomputes
             the whole sequence at every step (greedy search only), to measure the cache.
+        max_prompt_length: refuse prompts (instruction + speech frames + the tokens to
+            generate or score) longer than this. Default: the LLM's context where it has
+            a hard one; for ALiBi models (BLOOM), which have none, the sequence length
+            it was pre-trained on (``seq_length`` in its config, else 2048): far longer
+            prompts are mistakes that would allocate tens of GB.
     """
 
     def __init__(
@@ -244,6 +285,7 @@ class BloomzMMS:
         max_seconds: Optional[float] = None,
         chunk_seconds: Optional[float] = None,
         use_cache: bool = True,
+        max_prompt_length: Optional[int] = None,
     ):
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
@@ -281,6 +323,10 @@ class BloomzMMS:
         self.default_postfix = trained[1] if default_postfix is None else default_postfix
         #: positions the LLM can attend over (None: no hard limit, e.g. BLOOM's ALiBi)
         self.context_length = llm_context_length(self.llm, self.tokenizer)
+        if max_prompt_length is not None and max_prompt_length < 1:
+            raise ValueError(f"max_prompt_length must be >= 1 or None, got {max_prompt_length}")
+        limits = [n for n in (max_prompt_length, self.context_length) if n is not None]
+        self.max_prompt_length = min(limits) if limits else trained_sequence_length(self.llm)
         self.eos_token_id = model.decoder.eos_token_id
         pad = self.tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else self.eos_token_id
@@ -359,31 +405,8 @@ class BloomzMMS:
     # ---------------------------------------------------------------- steps
     def check_speech(self, speech: Speech, name: str = "utterance", fs: Optional[int] = None) -> torch.Tensor:
         """A 1-D float tensor of the waveform at 16 kHz (resampled from ``fs`` Hz when
-        given), or a ValueError saying what is wrong."""
-        x = torch.as_tensor(np.asarray(speech) if not isinstance(speech, torch.Tensor) else speech)
-        if x.ndim == 2 and 1 in x.shape:
-            x = x.reshape(-1)
-        if x.ndim != 1:
-            raise ValueError(f"{name}: speech must be a mono waveform (1-D), got shape {tuple(x.shape)}")
-        if x.numel() == 0:
-            raise ValueError(f"{name}: speech is empty (0 samples)")
-        if fs is not None:
-            if not torch.is_floating_point(x):
-                raise ValueError(f"{name}: speech must be float samples, got {x.dtype}")
-            x = resample(x, fs, name)
-        if x.numel() < MIN_SAMPLES:
-            raise ValueError(f"{name}: speech is {x.numel()} samples long, shorter than one wav2vec2 frame "
-                             f"({MIN_SAMPLES} samples, 25 ms)")
-        if not torch.is_floating_point(x):
-            raise ValueError(f"{name}: speech must be float samples, got {x.dtype}")
-        if self.max_seconds is not None and x.numel() > self.max_seconds * SAMPLE_RATE:
-            raise ValueError(
-                f"{name}: speech is {x.numel() / SAMPLE_RATE:.1f} s long, more than max_seconds="
-                f"{self.max_seconds:g}"
-            )
-        if not torch.isfinite(x).all():
-            raise ValueError(f"{name}: speech contains NaN or infinite samples")
-        return x
+        given), or a ValueError saying what is wrong (see :func:`check_waveform`)."""
+        return check_waveform(speech, name, fs, self.max_seconds)
 
     @torch.no_grad()
     def encode(self, speeches: Sequence[Speech], fs: Optional[int] = None) -> Encoded:
@@ -586,17 +609,18 @@ class BloomzMMS:
         )
 
     def _check_context(self, encoded: Encoded, pre_lens, post_lens, extra: int) -> None:
-        if self.context_length is None:
-            return
+        limit = self.max_prompt_length
+        what = (f"the LLM's context of {limit}" if limit == self.context_length
+                else f"max_prompt_length={limit}")
         total = pre_lens.cpu() + encoded.lengths.cpu() + post_lens.cpu()
         for name, i, n in zip(encoded.row_names(), range(len(total)), total.tolist()):
-            if n + extra > self.context_length:
+            if n + extra > limit:
                 raise ValueError(
                     f"{name}: the prompt takes {n} positions (instruction "
                     f"{int(pre_lens[i]) + int(post_lens[i])} tokens + {int(encoded.lengths[i])} speech "
-                    f"frames) and up to {extra} more are generated/scored, beyond the LLM's context "
-                    f"of {self.context_length}; use shorter audio (chunk_seconds) or instructions, "
-                    "or fewer max_new_tokens"
+                    f"frames) and up to {extra} more are generated/scored, beyond {what}; use shorter "
+                    "audio (chunk_seconds) or instructions, fewer max_new_tokens, or raise "
+                    "max_prompt_length"
                 )
 
     def _tokenize(self, text: str) -> List[int]:

@@ -20,10 +20,25 @@ def is_kaldi_entry(entry: str) -> bool:
     return entry.rstrip().endswith("|") or bool(_ARK_ENTRY.match(entry.strip()))
 
 
+def _check_lines(path) -> None:
+    """Every line ``<uttid> <entry>``, UTF-8: else an error naming the file and line (the
+    reader underneath would say only "not enough values to unpack")."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not valid UTF-8 ({e})") from e
+            if len(line.split(maxsplit=1)) != 2:
+                what = "is blank" if not line.strip() else f"has no audio entry after the id {line.strip()!r}"
+                raise ValueError(f"{path}:{lineno}: line {what}; each line must be '<uttid> <audio>'")
+
+
 class WavScpReader(SoundScpReader):
     """``SoundScpReader`` that also reads pipes and ark entries (``uttid -> (rate, wave)``)."""
 
     def __init__(self, path):
+        _check_lines(path)
         super().__init__(str(path), dtype="float32", always_2d=False)
 
     def __getitem__(self, key):

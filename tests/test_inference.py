@@ -270,11 +270,25 @@ def test_bad_input_is_refused(bloomz, waves):
     with pytest.raises(ValueError, match="non-empty list"):
         bloomz(waves[0], allowed_answers=[])
     assert bloomz.context_length is None  # BLOOM: ALiBi, no position table
-    limited = with_settings(bloomz, context_length=15)
+    limited = with_settings(bloomz, context_length=15, max_prompt_length=15)
     with pytest.raises(ValueError, match="beyond the LLM's context of 15"):
         limited(waves[0])
     with pytest.raises(ValueError, match="beyond the LLM's context of 15"):
         limited(waves[0], allowed_answers=["yes"])
+
+
+def test_overlong_prompts_are_refused_with_the_numbers(bloomz, exp_dir, waves):
+    """BLOOM (ALiBi) has no hard context: a pasted book as instruction would allocate tens
+    of GB; the default limit is the length BLOOM was pre-trained on."""
+    assert bloomz.max_prompt_length == 2048
+    book = "word " * 3000
+    with pytest.raises(ValueError, match=r"utterance 0: the prompt takes \d+ positions \(instruction \d+ "
+                       r"tokens \+ \d+ speech frames\).*beyond max_prompt_length=2048"):
+        bloomz(waves[0], prefix=book)
+    short = BloomzMMS(exp_dir / "config.yaml", exp_dir / "valid.acc.ave.pth", max_new_tokens=4, max_prompt_length=30)
+    with pytest.raises(ValueError, match="beyond max_prompt_length=30"):
+        short(waves[0], prefix="word " * 20)
+    assert short(waves[0], prefix="Say it: ")  # a prompt under the limit is answered
 
 
 def test_context_length_sources():

@@ -1,6 +1,8 @@
 """Inference on awkward input: long recordings (chunked), other sample rates, empty files,
 long prompts; greedy decoding without the KV cache; beam search's shared prompt cache."""
 
+import re
+
 import numpy as np
 import pytest
 import soundfile
@@ -56,7 +58,7 @@ def test_long_audio_is_decoded_in_chunks_and_the_answers_joined(bloomz, speech):
         chunked(long, allowed_answers=["yes", "no"])
     assert chunked(alone[2], allowed_answers=["yes", "no"]) in ("yes", "no")  # short audio still scores
     with pytest.raises(ValueError, match="utterance 0, chunk 1/3: the prompt takes"):
-        with_settings(chunked, context_length=12)(long)
+        with_settings(chunked, context_length=12, max_prompt_length=12)(long)
     with pytest.raises(ValueError, match="max_seconds=3"):  # the hard limit still refuses
         with_settings(chunked, max_seconds=3.0)(long)
 
@@ -76,7 +78,7 @@ def test_other_sample_rates_are_resampled_when_given(bloomz):
         bloomz(at_16k, fs=16000.0)
 
 
-def test_cli_resamples_chunks_and_names_empty_audio(exp_dir, speech, tmp_path):
+def test_cli_resamples_chunks_and_skips_empty_audio(exp_dir, speech, tmp_path):
     alone, long = speech
     wav = tmp_path / "wav"
     wav.mkdir()
@@ -94,14 +96,20 @@ def test_cli_resamples_chunks_and_names_empty_audio(exp_dir, speech, tmp_path):
     assert read_kv(out / "text_ctc")["long"] == bloomz.ctc_greedy([long])[0]
     assert bloomz.encode([long]).chunks == (3,)
 
-    with pytest.raises(ValueError, match=r"utterance short8k \(.*short8k.wav\): sample rate 8000 Hz"):
-        infer_main(cmd + ["--output_dir", str(tmp_path / "refused"), "--resample", "false"])
+    with pytest.raises(SystemExit, match=r"1 of 2 utterances cannot be decoded[^$]*\n  utterance short8k "
+                       r"\(.*short8k.wav\): sample rate 8000 Hz"):
+        infer_main(cmd + ["--output_dir", str(tmp_path / "refused"), "--resample", "false", "--on_bad_input", "error"])
+    assert not (tmp_path / "refused").exists()  # refused before decoding anything
     soundfile.write(wav / "empty.wav", np.zeros(0, dtype=np.float32), 16000)
     utts["empty"] = {"wav": str(wav / "empty.wav"), "text": "x", "spk": "s"}
     write_data_dir(tmp_path / "data_empty", utts)
-    with pytest.raises(ValueError, match="utterance empty: speech is empty"):
-        infer_main(["--model_dir", str(exp_dir), "--data_dir", str(tmp_path / "data_empty"),
-                    "--output_dir", str(tmp_path / "d2"), "--max_new_tokens", "2"])
+    infer_main(cmd[:2] + ["--data_dir", str(tmp_path / "data_empty"), "--output_dir", str(tmp_path / "d2"),
+                          "--max_new_tokens", "6", "--prefix", "Say: ", "--postfix", ". ", "--chunk_seconds",
+                          str(CHUNK_SECONDS)])
+    skipped = read_kv(tmp_path / "d2" / "skipped")
+    assert list(skipped) == ["empty"] and re.fullmatch(r"utterance empty \(.*empty.wav\): speech is empty.*",
+                                                         skipped["empty"])
+    assert read_kv(tmp_path / "d2" / "text") == read_kv(out / "text")  # the others decoded as before
 
 
 def test_greedy_without_kv_cache_equals_with_it(bloomz, exp_dir, speech):

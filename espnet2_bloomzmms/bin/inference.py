@@ -21,23 +21,43 @@ Utterances are decoded in batches of similar length (longest first) and written 
 in a hypothesis become spaces (one line per utterance). With ``--chunk_seconds``, longer
 recordings are cut at low-energy points, decoded chunk by chunk and the answers joined.
 
-A decode directory whose ``text`` (and ``text_ctc`` with ``--ctc true``) already covers
-every utterance is skipped; delete it to decode again.
+Every utterance is read and checked before the model loads (unreadable, not mono, empty,
+shorter than one wav2vec2 frame, NaN/Inf, longer than ``--max_seconds``): with
+``--on_bad_input skip`` (default) such utterances are listed in ``DECODE_DIR/skipped``
+(``uttid reason``), counted and left out of ``text`` (scoring counts them as missing);
+``--on_bad_input error`` refuses the whole set up front, listing them all.
+
+Decoding resumes. Answers are appended to ``DECODE_DIR/text.partial`` (and
+``text_ctc.partial``) batch by batch, flushed to disk; a rerun after a crash or kill
+decodes only what is missing, then writes the sorted ``text`` atomically and removes the
+partial files. ``DECODE_DIR/decode_settings.yaml`` records the model (paths, sizes,
+times), the data files' checksums and every setting that changes the answers (not the
+device or batch size). A decode dir whose record matches and whose outputs cover every
+utterance is skipped; a rerun with another model, data or settings moves the earlier
+results to ``DECODE_DIR/replaced/`` (with their record) and decodes afresh.
 """
 
 import argparse
+import hashlib
 import logging
+import os
+import shutil
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
+import yaml
 from espnet2.utils.types import str2bool, str_or_none
 
-from espnet2_bloomzmms.data.datadir import read_kv, write_kv
-from espnet2_bloomzmms.inference import SAMPLE_RATE, BloomzMMS
-from espnet2_bloomzmms.wav_scp import num_samples, open_wav_scp, read_mono
+from espnet2_bloomzmms.data.datadir import DataDirError, atomic_path, read_kv, write_kv
+from espnet2_bloomzmms.inference import SAMPLE_RATE, BloomzMMS, check_waveform
+from espnet2_bloomzmms.model_archive import find_model_file
+from espnet2_bloomzmms.wav_scp import open_wav_scp, read_mono
+
+SETTINGS_FILE = "decode_settings.yaml"
+TRAINED_SECONDS = 30.0  #: the longest utterances the recipes train on
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -74,6 +94,12 @@ def get_parser() -> argparse.ArgumentParser:
     gen.add_argument("--chunk_seconds", type=float, default=None,
                      help="Cut longer utterances at low-energy points into chunks of at most this length "
                      "and join their answers (e.g. 30, the training limit)")
+    gen.add_argument("--max_prompt_length", type=int, default=None,
+                     help="Refuse longer prompts (instruction + speech frames + new tokens); default: the "
+                     "LLM's context, for BLOOM its pre-training length (2048)")
+    parser.add_argument("--on_bad_input", choices=("skip", "error"), default="skip",
+                        help="Utterances whose audio is unreadable or unusable: skip them (listed in "
+                        "DECODE_DIR/skipped) or refuse the whole set before decoding")
     parser.add_argument("--resample", type=str2bool, default=True,
                         help="Resample audio that is not 16 kHz (false: refuse it)")
     parser.add_argument("--ctc", type=str2bool, default=False, help="Also write the CTC head's greedy output (text_ctc)")
@@ -100,18 +126,130 @@ def _instructions(data_dir: Path, name: str, given: Optional[str], uttids: List[
     return values
 
 
-def _covers(path: Path, uttids: List[str]) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        done = read_kv(path)
-    except ValueError:
-        return False
-    return all(u in done for u in uttids)
-
-
 def _one_line(text: str) -> str:
     return " ".join(text.replace("\r", "\n").split("\n")).strip()
+
+
+def _file_id(path) -> dict:
+    """What identifies a local file without reading it all: its path, size and mtime."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _sha256(path: Path) -> Optional[str]:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def decode_settings(args, data_dir: Path) -> dict:
+    """The record of what makes this decode's answers: model, data, generation settings."""
+    if args.model_dir is not None and Path(args.model_dir).exists():
+        local = Path(args.model_dir)
+        files = [local] if local.is_file() else [local / "config.yaml", find_model_file(local)]
+        model = {"model_dir": str(local.resolve()), "files": [_file_id(f) for f in files]}
+    elif args.model_dir is not None:  # a hub name
+        model = {"model_dir": args.model_dir, "revision": args.revision}
+    else:
+        model = {"files": [_file_id(f) for f in (args.config, args.model_file) if f is not None]}
+    data = {name: _sha256(data_dir / name) for name in ("wav.scp", "prefix", "postfix")}
+    generation = {k: getattr(args, k) for k in (
+        "dtype", "max_new_tokens", "num_beams", "length_penalty", "repetition_penalty", "no_repeat_ngram_size",
+        "prefix", "postfix", "allowed_answers", "max_seconds", "chunk_seconds", "max_prompt_length", "resample")}
+    return {"model": model, "data": data, "generation": generation}
+
+
+def _differences(old: dict, new: dict, where: str = "") -> List[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{where}{key}.")
+        elif a != b:
+            out.append(f"{where}{key}: {a!r} -> {b!r}")
+    return out
+
+
+def _read_partial(path: Path) -> Dict[str, str]:
+    """Answers appended so far; a last line cut off by a kill (no newline) is dropped."""
+    if not path.is_file():
+        return {}
+    done = {}
+    with open(path, encoding="utf-8", newline="\n") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            uttid, _, text = line[:-1].partition(" ")
+            done[uttid] = text
+    return done
+
+
+def _read_done(out_dir: Path, name: str) -> Dict[str, str]:
+    done = {}
+    if (out_dir / name).is_file():
+        try:
+            done.update(read_kv(out_dir / name))
+        except (DataDirError, UnicodeDecodeError):
+            pass
+    done.update(_read_partial(out_dir / f"{name}.partial"))
+    return done
+
+
+def _replace_earlier_results(out_dir: Path, names: List[str], why: List[str]) -> None:
+    """Move results made with other settings to DECODE_DIR/replaced/ (never delete them)."""
+    earlier = [out_dir / n for n in (SETTINGS_FILE, "skipped", *names, *(f"{n}.partial" for n in names))]
+    earlier = [p for p in earlier if p.is_file()]
+    if not earlier:
+        return
+    replaced = out_dir / "replaced"
+    shutil.rmtree(replaced, ignore_errors=True)
+    replaced.mkdir()
+    for p in earlier:
+        os.replace(p, replaced / p.name)
+    logging.warning("%s was decoded with other settings (%s): moved its results to %s and decoding afresh",
+                    out_dir, "; ".join(why) if why else "no settings record", replaced)
+
+
+def check_inputs(reader, uttids: List[str], args) -> Tuple[Dict[str, int], Dict[str, str]]:
+    """Read and check every utterance: (samples at 16 kHz per good one, reason per bad one)."""
+    lengths, bad = {}, {}
+    for u in uttids:
+        name = f"utterance {u} ({reader.get_path(u)})"
+        try:
+            wave, rate = read_mono(reader, u, args.resample)
+            lengths[u] = len(check_waveform(wave, name, fs=rate, max_seconds=args.max_seconds))
+        except Exception as e:  # noqa: BLE001 - every unusable utterance is reported by name
+            reason = str(e) if str(e).startswith(("utterance ", name)) else f"{name}: {type(e).__name__}: {e}"
+            bad[u] = " ".join(reason.split())
+    return lengths, bad
+
+
+def _warn_long(lengths: Dict[str, int], chunk_seconds: Optional[float]) -> None:
+    if chunk_seconds is not None:
+        return
+    long = sorted((n / SAMPLE_RATE, u) for u, n in lengths.items() if n > TRAINED_SECONDS * SAMPLE_RATE)
+    if long:
+        logging.warning(
+            "%d utterance(s) are longer than the %g s the model was trained on (longest: %s, %.1f s) and are "
+            "decoded whole; pass --chunk_seconds %g to cut them at pauses", len(long), TRAINED_SECONDS,
+            long[-1][1], long[-1][0], TRAINED_SECONDS)
+
+
+def decode_batch(bloomzmms: BloomzMMS, waves: Dict[str, "torch.Tensor"], prefixes, postfixes, args) -> dict:
+    """``{output name: {uttid: answer}}`` for one batch of checked waveforms."""
+    ids = list(waves)
+    encoded = bloomzmms.encode(list(waves.values()))
+    answers = {}
+    if args.llm:
+        texts = bloomzmms.generate(
+            encoded,
+            [prefixes[u] for u in ids] if prefixes else None,
+            [postfixes[u] for u in ids] if postfixes else None,
+            allowed_answers=args.allowed_answers,
+        )
+        answers["text"] = dict(zip(ids, texts))
+    if args.ctc:
+        answers["text_ctc"] = dict(zip(ids, bloomzmms.ctc_texts(encoded)))
+    return answers
 
 
 def main(cmd=None):
@@ -121,70 +259,113 @@ def main(cmd=None):
         raise SystemExit("give either --model_dir or --config (with --model_file)")
     if args.batch_size < 1:
         raise SystemExit(f"--batch_size must be >= 1, got {args.batch_size}")
+    if not (args.llm or args.ctc):
+        raise SystemExit("nothing to decode: --llm false needs --ctc true")
     data_dir, out_dir = Path(args.data_dir), Path(args.output_dir)
     wav_scp = data_dir / "wav.scp"
     if not wav_scp.is_file():
         raise SystemExit(f"{wav_scp}: no such file")
-    reader = open_wav_scp(wav_scp)
-    uttids = list(reader.keys())
+    try:
+        reader = open_wav_scp(wav_scp)
+        uttids = list(reader.keys())
+        prefixes = _instructions(data_dir, "prefix", args.prefix, uttids)
+        postfixes = _instructions(data_dir, "postfix", args.postfix, uttids)
+    except (ValueError, UnicodeDecodeError, RuntimeError) as e:
+        raise SystemExit(f"{data_dir}: {e}") from e
     if not uttids:
         raise SystemExit(f"{wav_scp}: no utterances")
 
-    if not (args.llm or args.ctc):
-        raise SystemExit("nothing to decode: --llm false needs --ctc true")
-    outputs = ([out_dir / "text"] if args.llm else []) + ([out_dir / "text_ctc"] if args.ctc else [])
-    if all(_covers(p, uttids) for p in outputs):
-        print(f"{out_dir}: {', '.join(p.name for p in outputs)} already cover all {len(uttids)} utterances; "
-              "skipping (delete them to decode again)")
+    names = (["text"] if args.llm else []) + (["text_ctc"] if args.ctc else [])
+    settings = decode_settings(args, data_dir)
+    record = out_dir / SETTINGS_FILE
+    earlier = yaml.safe_load(record.read_text(encoding="utf-8")) if record.is_file() else None
+    if earlier != settings:
+        _replace_earlier_results(out_dir, names, _differences(earlier, settings) if earlier else [])
+    skipped = read_kv(out_dir / "skipped") if (out_dir / "skipped").is_file() else {}
+    done = {n: _read_done(out_dir, n) for n in names}
+    todo = [u for u in uttids if u not in skipped and any(u not in done[n] for n in names)]
+    if not todo:
+        for n in names:  # finish what a kill between the last batch and the final write left
+            if (out_dir / f"{n}.partial").is_file() or not (out_dir / n).is_file():
+                write_kv(out_dir / n, {u: done[n][u] for u in uttids if u in done[n]}, escape=False)
+                (out_dir / f"{n}.partial").unlink(missing_ok=True)
+        print(f"{out_dir}: {', '.join(names)} already cover all {len(uttids) - len(skipped)} decodable "
+              f"utterances ({len(skipped)} skipped); nothing to decode")
         return
+
+    lengths, bad = check_inputs(reader, todo, args)
+    if bad and args.on_bad_input == "error":
+        shown = "\n  ".join(list(bad.values())[:20])
+        raise SystemExit(f"{wav_scp}: {len(bad)} of {len(todo)} utterances cannot be decoded "
+                         f"(--on_bad_input skip decodes the others):\n  {shown}"
+                         + ("\n  ..." if len(bad) > 20 else ""))
+    for u, reason in bad.items():
+        logging.warning("skipping %s", reason)
+    _warn_long(lengths, args.chunk_seconds)
 
     options = dict(
         device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
         length_penalty=args.length_penalty, repetition_penalty=args.repetition_penalty,
         no_repeat_ngram_size=args.no_repeat_ngram_size, default_prefix=args.prefix,
         default_postfix=args.postfix, max_seconds=args.max_seconds, chunk_seconds=args.chunk_seconds,
+        max_prompt_length=args.max_prompt_length,
     )
     if args.model_dir is not None:
         bloomzmms = BloomzMMS.from_pretrained(args.model_dir, revision=args.revision, **options)
     else:
         bloomzmms = BloomzMMS(args.config, args.model_file, **options)
 
-    prefixes = _instructions(data_dir, "prefix", args.prefix, uttids)
-    postfixes = _instructions(data_dir, "postfix", args.postfix, uttids)
-    lengths = {u: num_samples(reader, u) for u in uttids}
-    order = sorted(uttids, key=lambda u: -lengths[u])  # similar lengths batch together
-    hyps: Dict[str, str] = {}
-    ctc_hyps: Dict[str, str] = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(record) as tmp:
+        tmp.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    skipped.update(bad)
+    if bad:
+        write_kv(out_dir / "skipped", skipped, escape=False)
+    order = sorted(lengths, key=lambda u: -lengths[u])  # similar lengths batch together
+    partials = {n: open(out_dir / f"{n}.partial", "a", encoding="utf-8", newline="\n") for n in names}
     resampled: Counter = Counter()
     start = time.perf_counter()
-    for b in range(0, len(order), args.batch_size):
-        ids = order[b : b + args.batch_size]
-        waves = []
-        for u in ids:
-            wave, rate = read_mono(reader, u, args.resample)
-            resampled.update([rate] if rate != SAMPLE_RATE else [])
-            waves.append(bloomzmms.check_speech(wave, f"utterance {u}", fs=rate))
-        encoded = bloomzmms.encode(waves)
-        if args.llm:
-            texts = bloomzmms.generate(
-                encoded,
-                [prefixes[u] for u in ids] if prefixes else None,
-                [postfixes[u] for u in ids] if postfixes else None,
-                allowed_answers=args.allowed_answers,
-            )
-            hyps.update((u, _one_line(t)) for u, t in zip(ids, texts))
-        if args.ctc:
-            ctc_hyps.update((u, _one_line(t)) for u, t in zip(ids, bloomzmms.ctc_texts(encoded)))
-        logging.info("decoded %d/%d utterances (%.1f s)", b + len(ids), len(order), time.perf_counter() - start)
+    try:
+        for b in range(0, len(order), args.batch_size):
+            ids = order[b : b + args.batch_size]
+            waves = {}
+            for u in ids:
+                wave, rate = read_mono(reader, u, args.resample)
+                resampled.update([rate] if rate != SAMPLE_RATE else [])
+                waves[u] = bloomzmms.check_speech(wave, f"utterance {u}", fs=rate)
+            try:
+                answers = decode_batch(bloomzmms, waves, prefixes, postfixes, args)
+            except ValueError:  # e.g. too few frames for the encoder, or an overlong prompt
+                if args.on_bad_input == "error":
+                    raise
+                answers = {n: {} for n in names}
+                for u in ids:  # find the utterance(s) at fault, decode the others
+                    try:
+                        for n, texts in decode_batch(bloomzmms, {u: waves[u]}, prefixes, postfixes, args).items():
+                            answers[n].update(texts)
+                    except ValueError as e:
+                        skipped[u] = " ".join(f"utterance {u} ({reader.get_path(u)}): {e}".split())
+                        logging.warning("skipping %s", skipped[u])
+                        write_kv(out_dir / "skipped", skipped, escape=False)
+            for n, texts in answers.items():
+                for u, t in texts.items():
+                    done[n][u] = _one_line(t)
+                    partials[n].write(f"{u} {done[n][u]}\n")
+                partials[n].flush()
+                os.fsync(partials[n].fileno())
+            logging.info("decoded %d/%d utterances (%.1f s)", b + len(ids), len(order), time.perf_counter() - start)
+    finally:
+        for f in partials.values():
+            f.close()
 
     for rate, n in sorted(resampled.items()):
         logging.info("resampled %d utterances from %d Hz to %d Hz", n, rate, SAMPLE_RATE)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if args.llm:
-        write_kv(out_dir / "text", hyps, escape=False)
-    if args.ctc:
-        write_kv(out_dir / "text_ctc", ctc_hyps, escape=False)
-    logging.info("wrote %s", ", ".join(str(p) for p in outputs))
+    for n in names:
+        write_kv(out_dir / n, {u: done[n][u] for u in uttids if u in done[n]}, escape=False)
+        (out_dir / f"{n}.partial").unlink()
+    if skipped:
+        logging.warning("%d of %d utterances skipped (listed in %s)", len(skipped), len(uttids), out_dir / "skipped")
+    logging.info("wrote %s", ", ".join(str(out_dir / n) for n in names))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ ESCAPED_FILES: frozenset[str] = frozenset({"prefix", "postfix"})
 # Files whose value must be a single non-empty token.
 _TOKEN_FILES = frozenset({"utt2spk", "utt2lang"})
 _SEPARATORS = (" ", "\t")
+MIN_SAMPLES = 400  # one wav2vec2 frame (25 ms at 16 kHz); shorter audio makes a NaN loss
 _FEW = 5
 
 
@@ -163,9 +164,13 @@ class _Line(NamedTuple):
 def _parse_lines(path: Path) -> list[_Line]:
     """Split each line at its first space/tab; the rest (minus the final newline) is the value."""
     lines = []
-    # newline="\n": no universal-newline translation, so a stray \r stays in the value.
-    with open(path, encoding="utf-8", newline="\n") as f:
-        for lineno, line in enumerate(f, 1):
+    # bytes split at b"\n" only: no universal-newline translation, so a stray \r stays in the value
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataDirError(f"{path}:{lineno}: not valid UTF-8 ({e}); save the file as UTF-8") from e
             if line.endswith("\n"):
                 line = line[:-1]
             cut = min((i for i in (line.find(s) for s in _SEPARATORS) if i >= 0), default=-1)
@@ -354,6 +359,22 @@ def _check_lines(path: Path, lines: list[_Line]) -> list[str]:
         empty = [ln.uttid for ln in lines if not ln.value.strip()]
         if empty:
             problems.append(f"{path}: {len(empty)} utterances have an empty value ({_few(empty)})")
+    if path.name == "text":
+        empty = [ln.uttid for ln in lines if not ln.value.strip()]
+        if empty:
+            problems.append(f"{path}: {len(empty)} utterances have an empty transcript ({_few(empty)})")
+    if path.name in ESCAPED_FILES:
+        not_json = []
+        for ln in lines:
+            try:
+                unescape_value(ln.value)
+            except ValueError:
+                not_json.append(f"{ln.uttid} (line {ln.lineno})")
+        if not_json:
+            problems.append(
+                f"{path}: {len(not_json)} values are not JSON strings ({_few(not_json)}); write each "
+                'instruction as a JSON string, e.g. utt1 "Repeat the sentence: "'
+            )
     if path.name in _TOKEN_FILES:
         multi = [ln.uttid for ln in lines if ln.value.strip() and ln.value.split() != [ln.value]]
         if multi:
@@ -363,12 +384,28 @@ def _check_lines(path: Path, lines: list[_Line]) -> list[str]:
     return problems
 
 
+def _check_languages(path: Path, lines: list[_Line], languages: Optional[Mapping[str, str]]) -> list[str]:
+    from espnet2_bloomzmms.data.languages import base_code
+
+    tables = ([languages] if languages else []) + [None]  # None: the packaged table
+    unknown: dict[str, list[str]] = {}
+    for ln in lines:
+        code = ln.value.strip()
+        if code and all(base_code(code, t) is None for t in tables):
+            unknown.setdefault(code, []).append(ln.uttid)
+    return [
+        f"{path}: unknown language code {code!r} ({len(ids)} utterances: {_few(ids)}); add it to the "
+        "languages file or to the packaged prompts/languages.tsv"
+        for code, ids in unknown.items()
+    ]
+
+
 def _check_spk2utt(path: Path, utt2spk: list[_Line]) -> list[str]:
     expected = _spk2utt({ln.uttid: ln.value for ln in utt2spk})
     try:
         found = {ln.uttid: ln.value for ln in _parse_lines(path)}
-    except UnicodeDecodeError as e:
-        return [f"{path}: not valid UTF-8 ({e})"]
+    except DataDirError as e:
+        return e.problems
     bad = sorted(
         (s for s in set(expected) | set(found)
          if sorted(expected.get(s, "").split()) != sorted(found.get(s, "").split())),
@@ -391,7 +428,7 @@ def _is_kaldi_entry(value: str) -> bool:
     return v.endswith("|") or v.startswith("|") or _ARK_OFFSET.match(v) is not None
 
 
-def _check_audio(wav_scp: Path, lines: list[_Line], sample_rate: int) -> list[str]:
+def _check_audio(wav_scp: Path, lines: list[_Line], sample_rate: int, min_samples: int = MIN_SAMPLES) -> list[str]:
     """Read every entry the way ESPnet training does; check non-empty, mono, sample_rate.
 
     Plain paths go through ``espnet2.fileio.sound_scp.SoundScpReader`` (ESPnet's
@@ -439,9 +476,48 @@ def _check_audio(wav_scp: Path, lines: list[_Line], sample_rate: int) -> list[st
             problems.append(f"{where}: audio has {channels} channels, must be mono")
         if array.shape[0] == 0:
             problems.append(f"{where}: audio is empty (0 samples)")
+        elif array.shape[0] < min_samples * rate / sample_rate:
+            problems.append(f"{where}: audio is {array.shape[0]} samples long, shorter than "
+                            f"{min_samples} samples at {sample_rate} Hz"
+                            + (" (one wav2vec2 frame)" if min_samples == MIN_SAMPLES else ""))
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            problems.append(f"{where}: audio contains NaN or infinite samples")
         if rate != sample_rate:
             problems.append(f"{where}: sample rate is {rate} Hz, expected {sample_rate} Hz")
+        if not _is_kaldi_entry(value):
+            cut = wav_truncation(value)
+            if cut:
+                problems.append(f"{where}: {cut}")
     return problems
+
+
+def wav_truncation(path) -> Optional[str]:
+    """Why a RIFF/WAVE file is truncated (its data chunk holds fewer bytes than its header
+    says: an interrupted copy or download, which soundfile reads silently), else None.
+    Streamed WAVs (sizes 0 or 0xFFFFFFFF in the header) are not judged."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            offset = 12
+            while offset + 8 <= size:
+                f.seek(offset)
+                chunk = f.read(8)
+                declared = int.from_bytes(chunk[4:8], "little")
+                if chunk[:4] == b"data":
+                    if declared in (0, 0xFFFFFFFF):
+                        return None
+                    have = size - offset - 8
+                    if have < declared:
+                        return (f"WAV file is truncated: its data chunk holds {have} of the {declared} bytes "
+                                "its header announces")
+                    return None
+                offset += 8 + declared + (declared & 1)
+    except OSError:
+        return None
+    return None
 
 
 def validate_data_dir(
@@ -449,15 +525,23 @@ def validate_data_dir(
     required: Iterable[str] = ("wav.scp", "text", "utt2spk"),
     check_audio: bool = True,
     sample_rate: int = 16000,
+    languages: Optional[Mapping[str, str]] = None,
+    min_samples: int = MIN_SAMPLES,
 ) -> int:
     """Check a data dir before training rather than failing hours in; returns #utterances.
 
     wav.scp is always required and is the reference id list.  Every file present among
     ``FIELD_FILES`` (and any other name in ``required``) must be byte-sorted, free of
     duplicate ids and have exactly wav.scp's ids; spk2utt, if present, must match
-    utt2spk.  With ``check_audio`` each wav.scp entry is read (see ``_check_audio``) and
-    must be non-empty mono audio at ``sample_rate``.  All defects found are reported
-    together in one DataDirError, each naming the file and the utterances.
+    utt2spk.  ``text`` values must not be empty, ``prefix``/``postfix`` values must be
+    JSON strings, and every ``utt2lang`` code must resolve in ``languages`` ({code: English
+    name}, e.g. a recipe's languages file) or the packaged language table, since the
+    instructions name languages.  With ``check_audio`` each wav.scp entry is read (see
+    ``_check_audio``) and must be finite mono audio at ``sample_rate`` of at least
+    ``min_samples`` (default: one wav2vec2 frame; 0 where formatting drops short
+    utterances or decoding skips them), and a WAV file must hold the samples its header announces.  All
+    defects found are reported together in one DataDirError, each naming the file and
+    the utterances.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -476,8 +560,8 @@ def validate_data_dir(
             continue
         try:
             lines = _parse_lines(path)
-        except UnicodeDecodeError as e:
-            problems.append(f"{path}: not valid UTF-8 ({e})")
+        except DataDirError as e:
+            problems += e.problems
             continue
         problems += _check_lines(path, lines)
         parsed[name] = [ln for ln in lines if ln.uttid]
@@ -503,13 +587,15 @@ def validate_data_dir(
                 problems.append(
                     f"{data_dir / name}: {len(extra)} ids are not in {wav_scp} ({_few(extra)})"
                 )
+    if "utt2lang" in parsed:
+        problems += _check_languages(data_dir / "utt2lang", parsed["utt2lang"], languages)
     if (data_dir / "spk2utt").is_file() and "utt2spk" in parsed:
         problems += _check_spk2utt(data_dir / "spk2utt", parsed["utt2spk"])
     if problems:
         raise DataDirError(problems)
 
     if check_audio:
-        problems = _check_audio(wav_scp, parsed["wav.scp"], sample_rate)
+        problems = _check_audio(wav_scp, parsed["wav.scp"], sample_rate, min_samples)
         if problems:
             raise DataDirError(problems)
     return len(ref)

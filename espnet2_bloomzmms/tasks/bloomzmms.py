@@ -33,6 +33,7 @@ from espnet2_bloomzmms.postencoder.conv_adaptor import ConvLengthAdaptor
 from espnet2_bloomzmms.postencoder.conv_relu_linear_adaptor import ConvReLULinearAdaptor
 from espnet2_bloomzmms.preprocessor import BloomzMMSPreprocessor
 from espnet2_bloomzmms.train.dataset_checks import check_sample_rate, check_utterances_present
+from espnet2_bloomzmms.train.atomic_checkpoints import atomic_trainer_saves, prepare_output_dir
 from espnet2_bloomzmms.train.ddp_options import enable_unused_parameter_detection
 
 frontend_choices = ClassChoices(
@@ -124,7 +125,10 @@ class BloomzMMSTask(asr.ASRTask):
     @classmethod
     def main_worker(cls, args: argparse.Namespace):
         enable_unused_parameter_detection(args)
-        super().main_worker(args)
+        if not args.use_deepspeed:  # (DeepSpeed saves its own checkpoint dirs)
+            prepare_output_dir(args.output_dir, args.resume)
+        with atomic_trainer_saves():
+            super().main_worker(args)
 
     @classmethod
     def build_preprocess_fn(

@@ -48,7 +48,7 @@ def test_decodes_a_data_dir_then_skips_it(espeak_data_dir, exp_dir, tmp_path, ca
     stamp = (out / "text").stat().st_mtime_ns
     capsys.readouterr()
     main(cmd)
-    assert "skipping" in capsys.readouterr().out
+    assert "nothing to decode" in capsys.readouterr().out
     assert (out / "text").stat().st_mtime_ns == stamp
 
 
@@ -64,3 +64,168 @@ def test_model_must_be_named_once(espeak_data_dir, exp_dir, tmp_path):
     with pytest.raises(SystemExit, match="either --model_dir or --config"):
         main(["--model_dir", str(exp_dir), "--config", str(exp_dir / "config.yaml"),
               "--data_dir", str(espeak_data_dir), "--output_dir", str(tmp_path)])
+
+
+# ------------------------------------------------------------- resuming and bad input
+
+
+def _cmd(exp_dir, data_dir, out, *extra):
+    return ["--model_dir", str(exp_dir), "--data_dir", str(data_dir), "--output_dir", str(out),
+            "--batch_size", "1", "--max_new_tokens", "4", "--ctc", "true", *extra]
+
+
+def _count_decoded(monkeypatch):
+    """Record the utterances each CLI run decodes (through the real decode_batch)."""
+    import espnet2_bloomzmms.bin.inference as cli
+
+    decoded, real = [], cli.decode_batch
+    monkeypatch.setattr(cli, "decode_batch", lambda m, waves, *a: (decoded.extend(waves), real(m, waves, *a))[1])
+    return decoded
+
+
+def test_a_killed_decode_resumes_where_it_stopped(espeak_data_dir, exp_dir, tmp_path, monkeypatch):
+    """SIGKILL at 'decoded 2/6' (a real process), then a rerun decodes only the other 4 and
+    gives the same files as one uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "decode"
+    proc = subprocess.Popen([sys.executable, "-m", "espnet2_bloomzmms.bin.inference",
+                             *_cmd(exp_dir, espeak_data_dir, out)], stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if "decoded 2/6" in line:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "text").exists() and len((out / "text.partial").read_text().splitlines()) >= 2
+    first = list(read_kv(out / "text.partial"))
+
+    decoded = _count_decoded(monkeypatch)
+    main(_cmd(exp_dir, espeak_data_dir, out))
+    assert sorted(decoded + first) == sorted(read_kv(espeak_data_dir / "wav.scp"))  # nothing twice
+    assert not list(out.glob("*.partial"))
+    main(_cmd(exp_dir, espeak_data_dir, tmp_path / "in_one_go"))
+    for name in ("text", "text_ctc"):
+        assert (out / name).read_text() == (tmp_path / "in_one_go" / name).read_text()
+
+
+def test_other_settings_or_model_decode_afresh(espeak_data_dir, exp_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "decode"
+    main(_cmd(exp_dir, espeak_data_dir, out))
+    record = yaml.safe_load((out / "decode_settings.yaml").read_text())
+    assert record["generation"]["num_beams"] == 1 and record["model"]["model_dir"] == str(exp_dir.resolve())
+    before = (out / "text").read_text()
+    decoded = _count_decoded(monkeypatch)
+    main(_cmd(exp_dir, espeak_data_dir, out))  # same settings: nothing to do
+    assert decoded == [] and "nothing to decode" in capsys.readouterr().out
+    main(_cmd(exp_dir, espeak_data_dir, out, "--num_beams", "2"))
+    assert len(decoded) == 6
+    assert (out / "replaced" / "text").read_text() == before  # earlier results kept aside
+    assert yaml.safe_load((out / "replaced" / "decode_settings.yaml").read_text()) == record
+    assert yaml.safe_load((out / "decode_settings.yaml").read_text())["generation"]["num_beams"] == 2
+
+    other = tmp_path / "other_exp"  # another model (same config, other weights)
+    other.mkdir()
+    (other / "config.yaml").write_text((exp_dir / "config.yaml").read_text())
+    state = torch.load(exp_dir / "valid.acc.best.pth", weights_only=True)
+    torch.save({k: v + 0.01 if v.is_floating_point() else v for k, v in state.items()}, other / "valid.acc.best.pth")
+    decoded.clear()
+    main(_cmd(other, espeak_data_dir, out, "--num_beams", "2"))
+    assert len(decoded) == 6
+
+
+def _bad_data_dir(espeak_data_dir, tmp_path):
+    """The espeak data dir plus a NaN, a too-short and an unreadable utterance."""
+    import numpy as np
+    import soundfile
+
+    from espnet2_bloomzmms.data.datadir import read_data_dir, write_data_dir
+
+    utts = read_data_dir(espeak_data_dir)
+    good = next(iter(utts.values()))
+    wave, _ = soundfile.read(good["wav"], dtype="float32")
+    nan = wave.copy()
+    nan[100] = np.nan
+    soundfile.write(tmp_path / "nan.wav", nan, 16000, subtype="FLOAT")
+    soundfile.write(tmp_path / "short.wav", wave[:300], 16000)
+    (tmp_path / "noise.wav").write_bytes(b"not audio at all")
+    for name in ("nan", "short", "noise"):
+        utts[f"zz_{name}"] = dict(good, wav=str(tmp_path / f"{name}.wav"))
+    write_data_dir(tmp_path / "bad", utts)
+    return tmp_path / "bad"
+
+
+def test_bad_utterances_are_skipped_and_listed_or_refused(espeak_data_dir, exp_dir, tmp_path, monkeypatch):
+    import espnet2_bloomzmms.bin.inference as cli
+
+    bad = _bad_data_dir(espeak_data_dir, tmp_path)
+    loaded = []
+    monkeypatch.setattr(cli.BloomzMMS, "from_pretrained", lambda *a, **k: loaded.append(1))
+    with pytest.raises(SystemExit) as refused:
+        main(_cmd(exp_dir, bad, tmp_path / "refused", "--on_bad_input", "error"))
+    message = str(refused.value)
+    assert "3 of 9 utterances cannot be decoded" in message
+    assert "utterance zz_nan (" in message and "NaN" in message
+    assert "utterance zz_short (" in message and "shorter than one wav2vec2 frame" in message
+    assert "utterance zz_noise (" in message and "noise.wav" in message
+    assert loaded == []  # refused before the model loads
+    monkeypatch.undo()
+
+    out = tmp_path / "decode"
+    main(_cmd(exp_dir, bad, out))
+    assert sorted(read_kv(out / "skipped")) == ["zz_nan", "zz_noise", "zz_short"]
+    main(_cmd(exp_dir, espeak_data_dir, tmp_path / "good"))
+    assert read_kv(out / "text") == read_kv(tmp_path / "good" / "text")
+
+
+def test_too_few_frames_for_the_encoder_skips_that_utterance_only(espeak_data_dir, exp_dir, tmp_path):
+    """An utterance past the wav2vec2 frame but too short for the encoder's subsampling is
+    found only when encoded: in a batch it is isolated, skipped and listed."""
+    import soundfile
+
+    from espnet2_bloomzmms.data.datadir import read_data_dir, write_data_dir
+
+    utts = read_data_dir(espeak_data_dir)
+    good = next(iter(utts.values()))
+    soundfile.write(tmp_path / "tiny.wav", soundfile.read(good["wav"], dtype="float32")[0][:1000], 16000)
+    utts["zz_tiny"] = dict(good, wav=str(tmp_path / "tiny.wav"))
+    write_data_dir(tmp_path / "data", utts)
+    out = tmp_path / "decode"
+    main(_cmd(exp_dir, tmp_path / "data", out, "--batch_size", "7"))  # (the last --batch_size counts)
+    assert list(read_kv(out / "skipped")) == ["zz_tiny"] and "too short" in read_kv(out / "skipped")["zz_tiny"]
+    assert len(read_kv(out / "text")) == 6
+
+
+def test_unreadable_data_files_are_named(espeak_data_dir, exp_dir, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(espeak_data_dir, data)
+    lines = (data / "wav.scp").read_text().splitlines(keepends=True)
+    (data / "wav.scp").write_text("".join(lines[:2] + ["\n"] + lines[2:]))
+    with pytest.raises(SystemExit, match=r"wav.scp:3: line is blank"):
+        main(_cmd(exp_dir, data, tmp_path / "d"))
+    (data / "wav.scp").write_text("".join(lines))
+    (data / "prefix").write_bytes((data / "prefix").read_bytes().replace(b"Repeat", b"R\xffpeat", 1))
+    with pytest.raises(SystemExit, match=r"prefix:1: not valid UTF-8"):
+        main(_cmd(exp_dir, data, tmp_path / "d"))
+
+
+def test_audio_longer_than_training_saw_warns_naming_the_option(espeak_data_dir, exp_dir, tmp_path, caplog):
+    import numpy as np
+    import soundfile
+
+    from espnet2_bloomzmms.data.datadir import read_data_dir, write_data_dir
+
+    utts = read_data_dir(espeak_data_dir)
+    first = next(iter(utts))
+    wave = soundfile.read(utts[first]["wav"], dtype="float32")[0]
+    soundfile.write(tmp_path / "long.wav", np.tile(wave, int(31 * 16000 / len(wave)) + 1), 16000)
+    write_data_dir(tmp_path / "data", {first: dict(utts[first], wav=str(tmp_path / "long.wav"))})
+    with caplog.at_level("WARNING"):
+        main(_cmd(exp_dir, tmp_path / "data", tmp_path / "d", "--llm", "false"))
+    assert f"1 utterance(s) are longer than the 30 s the model was trained on (longest: {first}" in caplog.text
+    assert "--chunk_seconds 30" in caplog.text

@@ -41,9 +41,10 @@ def train_args(config: Path, data: Path, keys: Path, exp: Path, *extra) -> list:
     return args
 
 
-def _train_child(args: list, log: Path, kill_at_step: int) -> None:
+def _train_child(args: list, log: Path, kill_at_step: int, kill_in_save: int = 0) -> None:
     """Child process: the training entry point, output to ``log``; SIGKILLs itself at
-    its ``kill_at_step``-th training step when that is > 0."""
+    its ``kill_at_step``-th training step when that is > 0, or halfway through writing
+    its ``kill_in_save``-th ``checkpoint.pth``."""
     sys.stdout = sys.stderr = open(log, "w", buffering=1, encoding="utf-8")
     os.dup2(sys.stderr.fileno(), 2)
     import logging
@@ -60,6 +61,23 @@ def _train_child(args: list, log: Path, kill_at_step: int) -> None:
             return forward(self, *a, **kw)
 
         BloomzMMSModel.forward = forward_then_maybe_die
+    if kill_in_save:
+        import io
+
+        save, saves = torch.save, [0]
+
+        def save_then_maybe_die(obj, f, *a, **kw):
+            if isinstance(f, (str, os.PathLike)) and "checkpoint.pth" in os.path.basename(f):
+                saves[0] += 1
+                if saves[0] == kill_in_save:  # the bytes reach the disk, then the job dies
+                    buffer = io.BytesIO()
+                    save(obj, buffer)
+                    with open(f, "wb") as out:
+                        out.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return save(obj, f, *a, **kw)
+
+        torch.save = save_then_maybe_die
     try:
         BloomzMMSTask.main(cmd=args)
     except BaseException:
@@ -68,8 +86,9 @@ def _train_child(args: list, log: Path, kill_at_step: int) -> None:
     os._exit(0)
 
 
-def start(args: list, log: Path, kill_at_step: int = 0) -> multiprocessing.Process:
-    process = multiprocessing.get_context("fork").Process(target=_train_child, args=(args, log, kill_at_step))
+def start(args: list, log: Path, kill_at_step: int = 0, kill_in_save: int = 0) -> multiprocessing.Process:
+    process = multiprocessing.get_context("fork").Process(target=_train_child,
+                                                          args=(args, log, kill_at_step, kill_in_save))
     process.start()
     return process
 
@@ -140,3 +159,34 @@ def test_lora_only_run_resumes_too(setup, espeak_data_dir, tmp_path):
     assert llm and all("lora_" in k for k in llm)  # no base-LLM weights in the checkpoint
     lora_params = sum("lora_" in k for k in llm)
     assert len(checkpoint["optimizers"][0]["state"]) == lora_params  # only the adapters train
+
+
+def test_a_kill_while_the_checkpoint_is_written_loses_only_that_epoch(setup, espeak_data_dir, tmp_path):
+    """SIGKILL halfway through writing epoch 2's checkpoint.pth: epoch 1's stays whole, and
+    ``--resume`` redoes epoch 2 to the uninterrupted run's curve and weights."""
+    config, keys = setup(ctc_weight=0.5)
+    exp, reference = tmp_path / "interrupted", tmp_path / "reference"
+    runs = [(start(train_args(config, espeak_data_dir, keys, reference), tmp_path / "reference.log"), reference),
+            (start(train_args(config, espeak_data_dir, keys, exp), tmp_path / "interrupted.log", kill_in_save=2), exp)]
+    logs = [finish(process, tmp_path / f"{d.name}.log") for process, d in runs]
+    assert runs[0][0].exitcode == 0, logs[0][-3000:]
+    assert runs[1][0].exitcode == -signal.SIGKILL, logs[1][-3000:]
+    assert len(curve(exp)) == 1  # epoch 1's checkpoint, complete
+    resumed = start(train_args(config, espeak_data_dir, keys, exp), tmp_path / "resumed.log")
+    log = finish(resumed, tmp_path / "resumed.log")
+    assert resumed.exitcode == 0, log[-3000:]
+    assert curve(exp) == curve(reference)
+    final, expected = (torch.load(d / f"{EPOCHS}epoch.pth", weights_only=True) for d in (exp, reference))
+    assert all(torch.equal(final[k], expected[k]) for k in expected)
+    assert not list(exp.glob(".*.tmp"))
+
+
+def test_a_truncated_checkpoint_is_named_before_resuming(setup, espeak_data_dir, tmp_path):
+    config, keys = setup(ctc_weight=0.5)
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "checkpoint.pth").write_bytes(b"PK\x03\x04" + bytes(100))  # what a kill mid-write leaves
+    (exp / "1epoch.pth").write_bytes(b"")
+    with pytest.raises(RuntimeError, match=r"checkpoint.pth: truncated or corrupt \(104 bytes.*--init_param "
+                       r".*1epoch.pth"):
+        BloomzMMSTask.main(cmd=train_args(config, espeak_data_dir, keys, exp))

@@ -52,6 +52,13 @@ def audio(tmp_path_factory):
     stereo = np.stack([wav8k, wav8k], axis=1)
     soundfile.write(str(root / "stereo.wav"), stereo, 16000, subtype="PCM_16")
     (root / "garbage.wav").write_bytes(b"this is not audio at all" * 10)
+    speech = synthesize("Good morning.", "en")
+    nan = speech.copy()
+    nan[50] = np.inf
+    soundfile.write(str(root / "inf.wav"), nan, 16000, subtype="FLOAT")
+    write_wav(root / "short.wav", speech[:399], 16000)
+    data = paths["utt_a"].read_bytes()
+    (root / "truncated.wav").write_bytes(data[: len(data) - 1000])  # an interrupted copy
     return root, paths
 
 
@@ -211,6 +218,9 @@ def test_structure_only_skips_audio(good_dir, audio):
         ("8k.wav", "sample rate is 8000 Hz, expected 16000 Hz"),
         ("empty.wav", "audio is empty (0 samples)"),
         ("stereo.wav", "audio has 2 channels, must be mono"),
+        ("inf.wav", "audio contains NaN or infinite samples"),
+        ("short.wav", "audio is 399 samples long, shorter than 400 samples at 16000 Hz (one wav2vec2 frame)"),
+        ("truncated.wav", "WAV file is truncated: its data chunk holds"),
     ],
 )
 def test_bad_audio(good_dir, audio, name, fragment):
@@ -218,6 +228,37 @@ def test_bad_audio(good_dir, audio, name, fragment):
     _set_line(good_dir / "wav.scp", "utt_c", str(root / name))
     msg = _raises(good_dir, f"{good_dir}/wav.scp: utt_c: '{root / name}'", fragment)
     assert "utt_a" not in msg and "utt_b" not in msg and "utt_d" not in msg
+
+
+def test_values_training_or_decoding_would_die_on(good_dir):
+    _set_line(good_dir / "text", "utt_b", "   ")
+    _set_line(good_dir / "prefix", "utt_c", "Repeat the sentence:")  # not JSON
+    _set_line(good_dir / "postfix", "utt_a", "42")  # JSON, but not a string
+    _set_line(good_dir / "utt2lang", "utt_d", "klingon")
+    with pytest.raises(DataDirError) as e:
+        validate_data_dir(good_dir, check_audio=False)
+    problems = e.value.problems
+    assert f"{good_dir}/text: 1 utterances have an empty transcript (utt_b)" in problems
+    assert any(p.startswith(f"{good_dir}/prefix: 1 values are not JSON strings (utt_c (line 3))") for p in problems)
+    assert any(p.startswith(f"{good_dir}/postfix: 1 values are not JSON strings (utt_a (line 1))") for p in problems)
+    assert any(p.startswith(f"{good_dir}/utt2lang: unknown language code 'klingon' (1 utterances: utt_d)")
+               for p in problems)
+    assert len(problems) == 4
+    # a recipe's own language table is accepted too
+    _set_line(good_dir / "text", "utt_b", "Guten Morgen.")
+    for name in ("prefix", "postfix"):
+        _set_line(good_dir / name, "utt_c" if name == "prefix" else "utt_a", '"ok"')
+    assert validate_data_dir(good_dir, check_audio=False, languages={"klingon": "Klingon"}) == 4
+
+
+def test_non_utf8_file_is_named_with_its_line(good_dir):
+    raw = (good_dir / "text").read_bytes().split(b"\n")
+    raw[2] = raw[2] + b" \xff"
+    (good_dir / "text").write_bytes(b"\n".join(raw))
+    with pytest.raises(DataDirError, match=rf"{good_dir}/text:3: not valid UTF-8"):
+        validate_data_dir(good_dir, check_audio=False)
+    with pytest.raises(DataDirError, match=rf"{good_dir}/text:3: not valid UTF-8"):
+        read_kv(good_dir / "text")
 
 
 def test_8k_accepted_when_asked_for(good_dir, audio):

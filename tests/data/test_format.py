@@ -46,3 +46,31 @@ def test_unreadable_entry_names_the_utterance(espeak_data_dir, tmp_path):
     (src / "wav.scp").write_text("\n".join(lines) + "\n")
     with pytest.raises(DataDirError, match=f"wav.scp: {uid}: cannot read"):
         format_data_dir(src, tmp_path / "dst")
+
+
+def test_too_short_utterances_are_dropped_and_counted(espeak_data_dir, tmp_path, caplog):
+    """Training sets lose the utterances the encoder has no frame for, from every file;
+    with min_samples 0 (test sets) they stay."""
+    from espnet2_bloomzmms.bin.format_data_dir import main
+    from espnet2_bloomzmms.data.datadir import read_data_dir, validate_data_dir, write_data_dir
+
+    utts = read_data_dir(espeak_data_dir)
+    first, second = list(utts)[:2]
+    wave = soundfile.read(utts[first]["wav"], dtype="float32")[0]
+    for uid, n in ((first, 300), (second, 3000)):
+        soundfile.write(tmp_path / f"{uid}.wav", wave[:n], 16000)
+        utts[uid] = dict(utts[uid], wav=str(tmp_path / f"{uid}.wav"))
+    write_data_dir(tmp_path / "src", utts)
+
+    with caplog.at_level("WARNING"):
+        assert main([str(tmp_path / "src"), str(tmp_path / "train"), "--min_seconds", "0.25"]) == len(utts) - 2
+    assert "dropped 2 of 6 utterances shorter than 4000 samples" in caplog.text
+    assert read_kv(tmp_path / "train" / "dropped_short") == {first: "300", second: "3000"}
+    kept = read_data_dir(tmp_path / "train")
+    assert sorted(kept) == sorted(set(utts) - {first, second})
+    assert kept == {u: utts[u] for u in kept}  # every file kept the other utterances' lines
+    assert validate_data_dir(tmp_path / "train", min_samples=4000) == 4
+
+    assert format_data_dir(tmp_path / "src", tmp_path / "test") == len(utts)  # a test set keeps them
+    with pytest.raises(DataDirError, match="300 samples long"):
+        validate_data_dir(tmp_path / "test")  # (the strict default names it)

@@ -45,6 +45,8 @@ train_set=train         # training data dir name under data/
 valid_set=dev           # validation data dir name under data/
 test_sets=test          # test data dir names under data/ (space separated)
 speed_perturb_factors="0.9 1.0 1.1"  # empty: no speed perturbation
+min_wav_duration=0.25   # stage 2 drops shorter training/validation utterances (s): the paper's encoder
+                        # (MMS 20 ms frames, conv2d x4, adaptor x2) gives no frame below 0.225 s
 mms=exp/models/mms      # speech encoder: hub name or local dir
 llm=exp/models/llm      # LLM: hub name or local dir
 templates=local/data/instructions.tsv   # instruction template pool (TSV)
@@ -138,7 +140,8 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     [ -x local/data.sh ] || die "local/data.sh is missing: the recipe must provide it"
     local/data.sh ${local_data_opts}
     for x in ${train_set} ${valid_set} ${test_sets}; do
-        "${python}" -c "from espnet2_bloomzmms.data.datadir import validate_data_dir as v; print('data/$x:', v('data/$x'), 'utterances')"
+        # (min_samples=0: stage 2 drops too-short utterances from training sets, decoding skips them)
+        "${python}" -c "from espnet2_bloomzmms.data.datadir import validate_data_dir as v; print('data/$x:', v('data/$x', min_samples=0), 'utterances')"
     done
 fi
 
@@ -149,7 +152,10 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
         "${python}" -m espnet2_bloomzmms.bin.speed_perturb --src "data/${train_set}" --dst "data/${train}" \
             --factors ${speed_perturb_factors} --nj "${nj}"
     fi
-    for x in ${train} ${valid_set} ${test_sets}; do
+    for x in ${train} ${valid_set}; do
+        "${python}" -m espnet2_bloomzmms.bin.format_data_dir "data/$x" "${dump}/$x" --min_seconds "${min_wav_duration}"
+    done
+    for x in ${test_sets}; do
         "${python}" -m espnet2_bloomzmms.bin.format_data_dir "data/$x" "${dump}/$x"
     done
 fi
