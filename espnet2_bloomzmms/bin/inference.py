@@ -57,6 +57,7 @@ from espnet2_bloomzmms.model_archive import find_model_file
 from espnet2_bloomzmms.wav_scp import open_wav_scp, read_mono
 
 SETTINGS_FILE = "decode_settings.yaml"
+OUTPUTS = ("text", "text_ctc")  #: the LLM's answers, the CTC head's greedy output
 TRAINED_SECONDS = 30.0  #: the longest utterances the recipes train on
 
 
@@ -76,6 +77,9 @@ def get_parser() -> argparse.ArgumentParser:
     model.add_argument("--dtype", type=str_or_none, default=None, choices=["float32", "bfloat16", "float16", None],
                        help="Cast the LLM to this dtype (speech layers stay float32)")
     parser.add_argument("--data_dir", type=str, required=True, help="Data directory with wav.scp")
+    parser.add_argument("--key_file", type=str_or_none, default=None,
+                        help="Decode only these utterances (first column; one decoding job's share, see "
+                        "espnet2_bloomzmms.bin.decode_jobs)")
     parser.add_argument("--output_dir", type=str, required=True, help="Decode directory for text (and text_ctc)")
     parser.add_argument("--batch_size", type=int, default=8, help="Utterances per batch")
     gen = parser.add_argument_group("generation")
@@ -126,6 +130,16 @@ def _instructions(data_dir: Path, name: str, given: Optional[str], uttids: List[
     return values
 
 
+def read_keys(key_file, known: List[str]) -> List[str]:
+    """The utterance ids of ``key_file`` (first column), each one of ``known``."""
+    keys = [line.split(maxsplit=1)[0] for line in Path(key_file).read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    unknown = sorted(set(keys) - set(known))
+    if unknown:
+        raise ValueError(f"{key_file}: {len(unknown)} ids are not in wav.scp ({', '.join(unknown[:5])})")
+    return list(dict.fromkeys(keys))
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.replace("\r", "\n").split("\n")).strip()
 
@@ -152,6 +166,7 @@ def decode_settings(args, data_dir: Path) -> dict:
     else:
         model = {"files": [_file_id(f) for f in (args.config, args.model_file) if f is not None]}
     data = {name: _sha256(data_dir / name) for name in ("wav.scp", "prefix", "postfix")}
+    data["keys"] = _sha256(Path(args.key_file)) if args.key_file else None
     generation = {k: getattr(args, k) for k in (
         "dtype", "max_new_tokens", "num_beams", "length_penalty", "repetition_penalty", "no_repeat_ngram_size",
         "prefix", "postfix", "allowed_answers", "max_seconds", "chunk_seconds", "max_prompt_length", "resample")}
@@ -234,7 +249,7 @@ def _warn_long(lengths: Dict[str, int], chunk_seconds: Optional[float]) -> None:
             long[-1][1], long[-1][0], TRAINED_SECONDS)
 
 
-def decode_batch(bloomzmms: BloomzMMS, waves: Dict[str, "torch.Tensor"], prefixes, postfixes, args) -> dict:
+def decode_batch(bloomzmms: BloomzMMS, waves: dict, prefixes, postfixes, args) -> dict:
     """``{output name: {uttid: answer}}`` for one batch of checked waveforms."""
     ids = list(waves)
     encoded = bloomzmms.encode(list(waves.values()))
@@ -268,15 +283,20 @@ def main(cmd=None):
     try:
         reader = open_wav_scp(wav_scp)
         uttids = list(reader.keys())
+        if args.key_file is not None:
+            uttids = read_keys(args.key_file, uttids)
         prefixes = _instructions(data_dir, "prefix", args.prefix, uttids)
         postfixes = _instructions(data_dir, "postfix", args.postfix, uttids)
-    except (ValueError, UnicodeDecodeError, RuntimeError) as e:
+    except (ValueError, UnicodeDecodeError, RuntimeError, OSError) as e:
         raise SystemExit(f"{data_dir}: {e}") from e
     if not uttids:
         raise SystemExit(f"{wav_scp}: no utterances")
 
-    names = (["text"] if args.llm else []) + (["text_ctc"] if args.ctc else [])
-    settings = decode_settings(args, data_dir)
+    names = [n for n, wanted in zip(OUTPUTS, (args.llm, args.ctc)) if wanted]
+    try:
+        settings = decode_settings(args, data_dir)
+    except (FileNotFoundError, OSError) as e:
+        raise SystemExit(str(e)) from e
     record = out_dir / SETTINGS_FILE
     earlier = yaml.safe_load(record.read_text(encoding="utf-8")) if record.is_file() else None
     if earlier != settings:

@@ -18,11 +18,17 @@ as the speech model gets it. The utterance ``u`` becomes ``u`` in T and ``u-<tem
 generated once per distinct prompt (speed-perturbed copies share them) and cached in
 ``exp_dir/answers.jsonl``; the template pool and all settings are saved next to them, so
 the targets can be regenerated bit for bit and an interrupted run resumes.
+
+Generation scales out: ``--num_shards N --shard J`` (J = 1..N) generates only every N-th
+missing answer into ``exp_dir/answers.J-of-N.jsonl`` and stops; run the N jobs at once
+(GPUs, cluster nodes), then once without ``--shard``, which reads every cache file,
+generates what is still missing and writes the data dirs.
 """
 
 import argparse
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Dict, Tuple
@@ -30,7 +36,14 @@ from typing import Dict, Tuple
 import torch
 import yaml
 
-from espnet2_bloomzmms.data.datadir import DataDirError, read_kv, validate_data_dir, write_data_dir, write_kv
+from espnet2_bloomzmms.data.datadir import (
+    DataDirError,
+    atomic_path,
+    read_kv,
+    validate_data_dir,
+    write_data_dir,
+    write_kv,
+)
 from espnet2_bloomzmms.instructions import draw_templates, read_language_names, read_prompt_pairs, read_templates
 from espnet2_bloomzmms.text_generation import TextGenerator
 
@@ -39,16 +52,55 @@ EXTRA_FILES = ("utt2num_samples",)
 
 
 def read_cache(path: Path) -> Dict[Tuple[str, ...], str]:
-    """prompt segments -> answer, from a JSON-lines file written by :func:`append_cache`."""
+    """prompt segments -> answer, from a JSON-lines file written by :func:`append_cache`;
+    a last line cut off by a kill (no newline) is ignored (it is generated again)."""
     if not path.exists():
         return {}
-    return {tuple(k): v for k, v in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())}
+    answers = {}
+    with path.open(encoding="utf-8", newline="\n") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.endswith("\n"):
+                logging.warning(f"{path}:{lineno}: ignoring a line cut off by an interrupted run")
+                break
+            try:
+                prompt, answer = json.loads(line)
+            except ValueError as e:
+                raise SystemExit(f"{path}:{lineno}: not an answer-cache line ({e}); remove the line or the file") from e
+            answers[tuple(prompt)] = answer
+    return answers
+
+
+def read_caches(exp_dir: Path) -> Dict[Tuple[str, ...], str]:
+    """The answers of ``answers.jsonl`` and of every shard's ``answers.J-of-N.jsonl``."""
+    answers = {}
+    for path in [exp_dir / "answers.jsonl", *sorted(exp_dir.glob("answers.*-of-*.jsonl"))]:
+        answers.update(read_cache(path))
+    return answers
 
 
 def append_cache(path: Path, answers: Dict[Tuple[str, ...], str]) -> None:
-    with path.open("a", encoding="utf-8") as f:
+    """Append answers, flushed to disk (a kill loses at most the line being written; that
+    cut-off line is removed before anything is appended after it)."""
+    if path.exists() and path.stat().st_size:
+        with path.open("r+b") as f:
+            end = f.seek(0, os.SEEK_END)
+            f.seek(end - 1)
+            if f.read(1) != b"\n":  # find the last complete line, reading backwards
+                pos = end
+                while pos > 0:
+                    start = max(0, pos - (1 << 16))
+                    f.seek(start)
+                    cut = f.read(pos - start).rfind(b"\n")
+                    if cut >= 0:
+                        pos = start + cut + 1
+                        break
+                    pos = start
+                f.truncate(pos)
+    with path.open("a", encoding="utf-8", newline="\n") as f:
         for prompt, answer in answers.items():
             f.write(json.dumps([list(prompt), answer], ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_variant(dst: Path, src: Path, utts: Dict[str, dict], origin: Dict[str, str],
@@ -88,12 +140,18 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                         help="LLM dtype (default: --llm_config's, else float32)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--num_shards", type=int, default=1, help="generation jobs sharing the MI prompts")
+    parser.add_argument("--shard", type=int, default=None,
+                        help="generate only this shard's answers (1..num_shards) and stop; without it: "
+                        "generate what is missing and write the data dirs")
     return parser
 
 
 def main(cmd=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args = get_parser().parse_args(cmd)
+    if args.shard is not None and not 1 <= args.shard <= args.num_shards:
+        raise SystemExit(f"--shard must be within 1..{args.num_shards} (--num_shards), got {args.shard}")
     templates = read_templates(args.templates)
     by_id = {t.id: t for t in templates}
     if args.asr_template not in by_id:
@@ -118,7 +176,7 @@ def main(cmd=None) -> None:
     dtype = args.dtype or llm_conf.get("dtype", "float32")
     quantization = llm_conf.get("quantization")
     settings = {k: str(v) for k, v in vars(args).items()
-                if k not in ("batch_size", "device", "variants", "llm_config", "mi_templates")}
+                if k not in ("batch_size", "device", "variants", "llm_config", "mi_templates", "num_shards", "shard")}
     if args.mi_templates is not None:
         settings["mi_templates"] = str(args.mi_templates)
     settings["dtype"] = dtype
@@ -128,10 +186,13 @@ def main(cmd=None) -> None:
     settings_file = args.exp_dir / "settings.json"
     if settings_file.exists() and json.loads(settings_file.read_text()) != settings:
         raise SystemExit(f"{args.exp_dir} holds targets made with other settings; use another --exp_dir or remove it")
-    settings_file.write_text(json.dumps(settings, indent=2) + "\n")
-    shutil.copyfile(args.templates, args.exp_dir / "templates.tsv")
-    if args.mi_templates is not None:
-        shutil.copyfile(args.mi_templates, args.exp_dir / "mi_templates.json")
+    # (atomically: shard jobs starting together write the same files)
+    with atomic_path(settings_file) as tmp:
+        tmp.write_text(json.dumps(settings, indent=2) + "\n")
+    for src, name in ((args.templates, "templates.tsv"), (args.mi_templates, "mi_templates.json")):
+        if src is not None:
+            with atomic_path(args.exp_dir / name) as tmp:
+                shutil.copyfile(src, tmp)
 
     needs_mi = bool({"MI", "TMI"} & set(args.variants))
     draws = draw_templates(sorted(text), pool, args.k, args.seed) if needs_mi else {}
@@ -141,10 +202,15 @@ def main(cmd=None) -> None:
             prefix, postfix = template.render(names[utt2lang[uid]])
             prompts[uid, template.id] = (prefix, postfix, (prefix, text[uid], postfix))
 
+    answers = read_caches(args.exp_dir)
+    distinct = sorted({p for _, _, p in prompts.values()})
     cache_file = args.exp_dir / "answers.jsonl"
-    answers = read_cache(cache_file)
-    todo = sorted({p for _, _, p in prompts.values()} - set(answers))
-    logging.info(f"{len(prompts)} MI targets, {len(set(p for _, _, p in prompts.values()))} distinct prompts, {len(todo)} to generate")
+    if args.shard is not None:  # a shard's prompts do not depend on what is cached already
+        distinct = distinct[args.shard - 1 :: args.num_shards]
+        cache_file = args.exp_dir / f"answers.{args.shard}-of-{args.num_shards}.jsonl"
+    todo = [p for p in distinct if p not in answers]
+    logging.info(f"{len(prompts)} MI targets, {len(set(p for _, _, p in prompts.values()))} distinct prompts, "
+                 f"{len(todo)} to generate" + (f" in shard {args.shard}/{args.num_shards}" if args.shard else ""))
     if todo:
         if args.llm_config is not None:
             generator = TextGenerator.from_config(args.llm_config, args.device, model_name_or_path=args.llm, dtype=dtype)
@@ -156,6 +222,9 @@ def main(cmd=None) -> None:
             append_cache(cache_file, new)
             answers.update(new)
             logging.info(f"generated {min(start + len(chunk), len(todo))}/{len(todo)}")
+    if args.shard is not None:
+        logging.info(f"shard {args.shard}/{args.num_shards} done ({cache_file}); the run without --shard writes the data dirs")
+        return
 
     base = {uid: {"wav": wav[uid], "spk": utt2spk[uid], "lang": utt2lang[uid]} for uid in text}
     asr = by_id[args.asr_template]

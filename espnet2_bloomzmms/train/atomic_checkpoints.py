@@ -12,12 +12,13 @@ of ESPnet's trainer, and ESPnet's DeepSpeed check for the default trainer class 
 
 import contextlib
 import os
-import tempfile
 import types
 import zipfile
 from pathlib import Path
 
 import torch
+
+from espnet2_bloomzmms.data.datadir import atomic_path
 
 
 class _TorchWithAtomicSave(types.ModuleType):
@@ -32,15 +33,8 @@ class _TorchWithAtomicSave(types.ModuleType):
     def save(self, obj, f, *args, **kwargs):
         if not isinstance(f, (str, os.PathLike)):
             return torch.save(obj, f, *args, **kwargs)
-        path = Path(f)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(f) as tmp:
             torch.save(obj, tmp, *args, **kwargs)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
 
 @contextlib.contextmanager

@@ -229,3 +229,30 @@ def test_audio_longer_than_training_saw_warns_naming_the_option(espeak_data_dir,
         main(_cmd(exp_dir, tmp_path / "data", tmp_path / "d", "--llm", "false"))
     assert f"1 utterance(s) are longer than the 30 s the model was trained on (longest: {first}" in caplog.text
     assert "--chunk_seconds 30" in caplog.text
+
+
+def test_three_jobs_merged_equal_one(espeak_data_dir, exp_dir, tmp_path):
+    from espnet2_bloomzmms.bin.decode_jobs import main as jobs
+
+    one = tmp_path / "one"
+    main(_cmd(exp_dir, espeak_data_dir, one, "--batch_size", "4"))
+    split, out = tmp_path / "three" / "split3", tmp_path / "three"
+    jobs(["split", "--data_dir", str(espeak_data_dir), "--nj", "3", "--output_dir", str(split)])
+    keys = [read_kv(split / f"keys.{j}") for j in (1, 2, 3)]
+    assert sorted(u for k in keys for u in k) == sorted(read_kv(espeak_data_dir / "wav.scp"))
+    assert [len(k) for k in keys] == [2, 2, 2]
+    with pytest.raises(SystemExit, match=r"output.1: no decode_settings.yaml"):
+        jobs(["merge", "--data_dir", str(espeak_data_dir), "--output_dir", str(out), str(split / "output.1")])
+    for j in (1, 2, 3):
+        main(_cmd(exp_dir, espeak_data_dir, split / f"output.{j}", "--batch_size", "4",
+                  "--key_file", str(split / f"keys.{j}")))
+        assert sorted(read_kv(split / f"output.{j}" / "text")) == sorted(keys[j - 1])
+    with pytest.raises(SystemExit, match="utterances of .* are in no part"):
+        jobs(["merge", "--data_dir", str(espeak_data_dir), "--output_dir", str(out), str(split / "output.1")])
+    jobs(["merge", "--data_dir", str(espeak_data_dir), "--output_dir", str(out), *map(str, sorted(split.glob("output.*")))])
+    for name in ("text", "text_ctc", "decode_settings.yaml"):
+        assert (out / name).read_text() == (one / name).read_text(), name
+    main(_cmd(exp_dir, espeak_data_dir, split / "output.2", "--batch_size", "4", "--num_beams", "2",
+              "--key_file", str(split / "keys.2")))  # one job with other settings
+    with pytest.raises(SystemExit, match="output.2 was decoded with other model, data or settings"):
+        jobs(["merge", "--data_dir", str(espeak_data_dir), "--output_dir", str(out), *map(str, sorted(split.glob("output.*")))])

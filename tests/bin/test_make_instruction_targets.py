@@ -117,3 +117,41 @@ def test_mi_templates_from_a_json_list_of_prompt_pairs(setup, tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps([["a", "b"], ["only one"]]))
     with pytest.raises(ValueError, match=r"bad.json: entry 1 is not a \[prefix, postfix\] pair"):
         run(exp="bad", mi_templates=tmp_path / "bad.json")
+
+
+def test_sharded_generation_gives_the_targets_of_one_job(setup, monkeypatch):
+    """3 shard jobs generate disjoint parts of the answers; the final run generates nothing
+    and writes the same data dirs as one job did."""
+    src, run, _ = setup
+    one = run(exp="one")
+    for shard in (1, 2, 3):
+        run(exp="three", num_shards=3, shard=shard)
+    targets = one.parent / "three" / "targets"
+    assert not list((one.parent / "three").glob("train_*"))  # shards write no data dirs
+    parts = [make_instruction_targets.read_cache(targets / f"answers.{j}-of-3.jsonl") for j in (1, 2, 3)]
+    assert sum(map(len, parts)) == len(make_instruction_targets.read_cache(one / "targets" / "answers.jsonl"))
+    assert not set(parts[0]) & set(parts[1])
+
+    class NoGeneration:
+        @classmethod
+        def from_pretrained(cls, *a, **k):
+            raise AssertionError("every answer should come from the shards")
+
+    monkeypatch.setattr(make_instruction_targets, "TextGenerator", NoGeneration)
+    three = run(exp="three", num_shards=3)
+    for variant in ("T", "MI", "TMI"):
+        for name in ("text", "prefix", "postfix", "transcript", "wav.scp"):
+            assert (three / f"train_{variant}" / name).read_text() == (one / f"train_{variant}" / name).read_text()
+    with pytest.raises(SystemExit, match=r"--shard must be within 1..3"):
+        run(exp="three", num_shards=3, shard=4)
+
+
+def test_a_line_cut_off_by_a_kill_is_generated_again(setup):
+    src, run, _ = setup
+    out = run()
+    cache = out / "targets" / "answers.jsonl"
+    lines = cache.read_text(encoding="utf-8").splitlines(keepends=True)
+    cache.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2], encoding="utf-8")
+    before = read_kv(out / "train_MI" / "text")
+    assert read_kv(run() / "train_MI" / "text") == before
+    assert len(make_instruction_targets.read_cache(cache)) == len(lines)  # the cut line's answer came back

@@ -55,6 +55,7 @@ asr_template=T          # template id of the ASR instruction (the T set)
 mi_k=2                  # templates drawn per utterance for MI
 mi_seed=0               # seed of the template draws
 mi_args=""              # extra options of make_instruction_targets
+mi_nj=1                 # stage 4: jobs generating the MI answers (see decode_cmd)
 mi_templates=""         # stage 4: JSON list of [prefix, postfix] pairs for MI (e.g. the authors' templates.json); empty: templates
 ctc_config=conf/train_ctc.yaml   # step 1: CTC pre-training
 ce_config=conf/train_ce.yaml     # step 2: instruction training (CE)
@@ -66,6 +67,10 @@ zero_shot_args=""       # extra options of stage 9 (espnet2_bloomzmms.bin.zero_s
 st_decode_args="--num_beams 5"  # stage 12's translation decoding from speech (the authors': beam 5)
 decode_args=""          # extra options of stage 7's LLM decoding only (e.g. "--no_repeat_ngram_size 4")
 decode_beams="1 5"      # beam sizes decoded in stage 7 (1: greedy)
+decode_nj=1             # stages 7 and 12: decoding jobs per decode dir, merged (see decode_cmd)
+decode_cmd=""           # how decoding and MI-answer jobs start: Kaldi's launcher interface "CMD JOB=1:N LOG
+                        # command" (ESPnet's utils/run.pl, slurm.pl, queue.pl; see cmd.sh); empty: local
+                        # background jobs, job J on GPU (J-1) % ngpu
 zero_shot_split=heldout # template split tested for zero-shot instruction transfer
 pack_set=TMI            # which instruction-trained model stage 10 packs
 inference_model=""      # parameter file in exp/ce_*/ to decode with (valid.acc.best.pth); empty: the averaged model
@@ -126,6 +131,36 @@ parallel_opts() {  # parallel_opts EXP_DIR DEEPSPEED_JSON: multi-node and DeepSp
         echo --use_deepspeed true --deepspeed_config "$2"
     fi
 }
+run_jobs() {  # run_jobs NJ LOG CMD...: NJ jobs of CMD at once, "JOB" in LOG and CMD becoming 1..NJ
+    local nj=$1 log=$2; shift 2
+    if [ -n "${decode_cmd}" ]; then  # Kaldi's launcher interface (run.pl, slurm.pl, queue.pl)
+        ${decode_cmd} JOB=1:"${nj}" "${log}" "$@" || die "a job failed: see ${log//JOB/*} (rerun: they continue where they stopped)"
+        return
+    fi
+    local j failed=() pids=()
+    for j in $(seq "${nj}"); do  # local background jobs, job J on GPU (J-1) % ngpu
+        ( [ "${ngpu}" -gt 0 ] && export CUDA_VISIBLE_DEVICES=$(( (j - 1) % ngpu ))
+          exec "${@//JOB/${j}}" ) > "${log//JOB/${j}}" 2>&1 &
+        pids+=($!)
+    done
+    for j in "${!pids[@]}"; do wait "${pids[$j]}" || failed+=("${log//JOB/$((j + 1))}"); done
+    [ ${#failed[@]} -eq 0 ] || die "${#failed[@]} of ${nj} jobs failed: see ${failed[*]} (rerun: they continue where they stopped)"
+}
+decode() {  # decode DATA_DIR OUT_DIR ARGS...: bin.inference ${infer[@]} over ${decode_nj} jobs, merged
+    local data=$1 out=$2; shift 2
+    if [ "${decode_nj}" -le 1 ]; then
+        "${infer[@]}" --data_dir "${data}" --output_dir "${out}" "$@"
+        return
+    fi
+    local split=${out}/split${decode_nj} nj
+    "${python}" -m espnet2_bloomzmms.bin.decode_jobs split --data_dir "${data}" --nj "${decode_nj}" --output_dir "${split}" >/dev/null
+    nj=$(ls "${split}"/keys.* | wc -l)  # fewer when the set has fewer utterances
+    log "decoding ${data} in ${nj} jobs (logs: ${split}/decode.*.log)"
+    run_jobs "${nj}" "${split}/decode.JOB.log" "${infer[@]}" --data_dir "${data}" --key_file "${split}/keys.JOB" \
+        --output_dir "${split}/output.JOB" "$@"
+    "${python}" -m espnet2_bloomzmms.bin.decode_jobs merge --data_dir "${data}" --output_dir "${out}" \
+        $(for j in $(seq "${nj}"); do echo "${split}/output.${j}"; done)
+}
 model_opts() {  # model_opts EXP_DIR: the inference CLI's options for an instruction-trained model
     if [ -n "${inference_model}" ]; then
         require "$1/${inference_model}" 6
@@ -176,10 +211,18 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     # the text LLM as instruction training loads it (the CE config's dtype and quantization)
     targets=("${python}" -m espnet2_bloomzmms.bin.make_instruction_targets --llm "${llm}" --llm_config "${ce_config}"
              --templates "${templates}" --languages "${languages}" --asr_template "${asr_template}")
-    "${targets[@]}" --src "${dump}/${train}" --dst_prefix "${dump}/${train}" --exp_dir exp/instruction_targets/${train} \
-        --k "${mi_k}" --seed "${mi_seed}" ${mi_templates:+--mi_templates "${mi_templates}"} ${mi_args}
+    t_only=("${targets[@]}")
+    targets+=(--src "${dump}/${train}" --dst_prefix "${dump}/${train}" --exp_dir "exp/instruction_targets/${train}"
+              --k "${mi_k}" --seed "${mi_seed}" ${mi_templates:+--mi_templates "${mi_templates}"} ${mi_args})
+    if [ "${mi_nj}" -gt 1 ]; then  # the answers in mi_nj jobs, then one run writes the data dirs
+        mkdir -p "exp/instruction_targets/${train}"
+        log "Stage 4: generating the MI answers in ${mi_nj} jobs (logs: exp/instruction_targets/${train}/generate.*.log)"
+        run_jobs "${mi_nj}" "exp/instruction_targets/${train}/generate.JOB.log" "${targets[@]}" \
+            --num_shards "${mi_nj}" --shard JOB
+    fi
+    "${targets[@]}"
     for x in ${valid_set} ${test_sets}; do
-        "${targets[@]}" --src "${dump}/$x" --dst_prefix "${dump}/$x" --exp_dir exp/instruction_targets/$x --variants T
+        "${t_only[@]}" --src "${dump}/$x" --dst_prefix "${dump}/$x" --exp_dir exp/instruction_targets/$x --variants T
     done
     cut -d' ' -f2 "${dump}/${train}_T/utt2lang" | sort -u > "${lang_list}"
 fi
@@ -213,19 +256,18 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
         require "${dump}/${x}_T/prefix" 4
         require exp/ctc/config.yaml 5
         log "Stage 7: decoding ${x}"
-        "${infer[@]}" --model_dir exp/ctc --data_dir "${dump}/${x}_T" --output_dir "exp/ctc/decode_${x}" \
-            --ctc true --llm false ${inference_args}
+        decode "${dump}/${x}_T" "exp/ctc/decode_${x}" --model_dir exp/ctc --ctc true --llm false ${inference_args}
         for m in $(ce_sets); do
             require "exp/${m}/config.yaml" 6
             model=$(model_opts "exp/${m}")
             for beam in ${decode_beams}; do
-                "${infer[@]}" ${model} --data_dir "${dump}/${x}_T" \
-                    --output_dir "exp/${m}/decode_${x}_beam${beam}" --num_beams "${beam}" ${inference_args} ${decode_args}
+                decode "${dump}/${x}_T" "exp/${m}/decode_${x}_beam${beam}" ${model} --num_beams "${beam}" \
+                    ${inference_args} ${decode_args}
             done
         done
         m=$(ce_sets | head -n 1)
-        "${infer[@]}" --config "exp/${m}/config.yaml" --data_dir "${dump}/${x}_T" \
-            --output_dir "exp/untrained/decode_${x}_beam1" --ctc true ${inference_args} ${decode_args}
+        decode "${dump}/${x}_T" "exp/untrained/decode_${x}_beam1" --config "exp/${m}/config.yaml" --ctc true \
+            ${inference_args} ${decode_args}
     done
 fi
 
@@ -291,13 +333,13 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ] && [ -n "${st_sets}${nlu_
                 kind=nlu; mapfile -t answers < "data/${x}/answers"; constraint=(--answers "data/${x}/answers")
             fi
             log "Stage 12: ${kind} evaluation of ${m} on ${x} -> ${d}"
-            infer=("${python}" -m espnet2_bloomzmms.bin.inference --device "${device}" ${model} --data_dir "data/${x}")
+            infer=("${python}" -m espnet2_bloomzmms.bin.inference --device "${device}" ${model})
             if [ "${kind}" = nlu ]; then
-                "${infer[@]}" --output_dir "${d}/speech" --allowed_answers "${answers[@]}" ${inference_args}
+                decode "data/${x}" "${d}/speech" --allowed_answers "${answers[@]}" ${inference_args}
             else
-                "${infer[@]}" --output_dir "${d}/speech" ${inference_args} ${st_decode_args}
+                decode "data/${x}" "${d}/speech" ${inference_args} ${st_decode_args}
             fi
-            "${infer[@]}" --output_dir "${d}/asr" --prefix "${asr_prefix}" --postfix "${asr_postfix}" --ctc true ${inference_args}
+            decode "data/${x}" "${d}/asr" --prefix "${asr_prefix}" --postfix "${asr_postfix}" --ctc true ${inference_args}
             "${python}" -m espnet2_bloomzmms.bin.text_baselines --config "exp/${m}/config.yaml" --data_dir "data/${x}" \
                 --output_dir "${d}" --device "${device}" "${constraint[@]}" \
                 --text gold="data/${x}/transcript" --text cascade="${d}/asr/text" --text cascade_ctc="${d}/asr/text_ctc"

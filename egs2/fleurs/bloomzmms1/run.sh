@@ -76,7 +76,7 @@ nlu_sets=$(local/data.sh ${data_opts} --list_eval_sets nlu)
 
 ./bloomzmms.sh \
     --ngpu "${ngpu}" --nj "${nj}" \
-    --train_launcher "${train_launcher}" --dist_launcher "${dist_launcher}" \
+    --train_launcher "${train_launcher}" --dist_launcher "${dist_launcher}" --decode_cmd "${decode_cmd}" \
     --local_data_opts "${data_opts}" \
     --train_set train --valid_set dev --test_sets "${test_sets}" \
     --st_sets "${st_sets}" --nlu_sets "${nlu_sets}" \
