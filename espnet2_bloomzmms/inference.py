@@ -446,6 +446,23 @@ class BloomzMMS:
         return Encoded(speech, speech_lengths, chunks, None if speech is hs else (hs, hs_lengths))
 
     @torch.no_grad()
+    def join_speech(self, first: Encoded, second: Encoded, middles: Instructions = None) -> Encoded:
+        """Two encoded utterances per row as one speech segment, ``[speech 1 ; E(middle) ;
+        speech 2]``: the prompt ``prefix + speech 1 + middle + speech 2 + postfix`` of a
+        two-sentence task with both sentences spoken (Denisov & Vu 2024). ``middles``: one
+        text for all rows or one per row (None: nothing between them)."""
+        if first.chunks is not None or second.chunks is not None:
+            raise ValueError("spoken sentence pairs cannot be cut into chunks: set chunk_seconds to None")
+        if len(first.hs) != len(second.hs):
+            raise ValueError(f"{len(first.hs)} first and {len(second.hs)} second utterances: give pairs")
+        middles = self._resolve(middles, "", len(first.hs), "middle")
+        mid_ids, mid_lens = self._pad_ids([self._tokenize(m) for m in middles])
+        mid = self.model.decoder.embed(mid_ids)
+        hs, mask = pack_segments([first.hs.to(mid.dtype), mid, second.hs.to(mid.dtype)],
+                                 [first.lengths, mid_lens, second.lengths])
+        return Encoded(hs, mask.sum(1))
+
+    @torch.no_grad()
     def generate(
         self,
         encoded: Encoded,
@@ -638,7 +655,8 @@ class BloomzMMS:
             return [default if value is None else value] * n
         value = list(value)
         if len(value) != n:
-            raise ValueError(f"{len(value)} {what}es for {n} utterances: give one {what} or one per utterance")
+            plural = what + ("es" if what.endswith("x") else "s")
+            raise ValueError(f"{len(value)} {plural} for {n} utterances: give one {what} or one per utterance")
         return [default if v is None else v for v in value]
 
     def _instructions(self, encoded: Encoded, prefixes: Instructions, postfixes: Instructions):

@@ -393,3 +393,32 @@ def test_model_files_never_run_code(exp_dir, tmp_path):
     for name in ("cut.pth", "zeroed.pth", "text.pth"):
         with pytest.raises(ValueError, match=rf"{name}: not a PyTorch model file"):
             BloomzMMS(exp_dir / "config.yaml", tmp_path / name)
+
+
+def test_a_spoken_sentence_pair_is_one_prompt(bloomz, waves):
+    """``prefix + speech 1 + middle + speech 2 + postfix``: the embeddings of each
+    utterance alone, put together by hand, give the same scores and greedy answers as the
+    batched, padded pair (the two-sentence NLU prompt with both sentences spoken)."""
+    first, second = [waves[0], waves[3]], [waves[1], waves[2]]
+    middles = ['" follow from the fact that "', "\nand\n"]
+    pair = bloomz.join_speech(bloomz.encode(first), bloomz.encode(second), middles)
+    answers = ["yes", "no"]
+    scores = bloomz.answer_scores(pair, answers, "Does the claim \"", '"? yes or no?')
+    emb = bloomz.model.decoder.embed
+    for i in range(2):
+        a, b = (bloomz.encode([w]) for w in (first[i], second[i]))
+        text = [emb(torch.tensor(bloomz._tokenize(t))) for t in ('Does the claim "', middles[i], '"? yes or no?')]
+        prompt = torch.cat([text[0], a.hs[0, : a.lengths[0]], text[1], b.hs[0, : b.lengths[0]], text[2]])
+        with torch.no_grad():
+            for j, answer in enumerate(answers):
+                ids = torch.tensor(bloomz._tokenize(answer) + [bloomz.eos_token_id])
+                logp = torch.log_softmax(bloomz.llm(inputs_embeds=torch.cat([prompt, emb(ids)])[None]).logits[0], -1)
+                ref = float(logp[len(prompt) - 1 : len(prompt) - 1 + len(ids)].gather(1, ids[:, None]).sum())
+                assert float(scores[i, j]) == pytest.approx(ref, abs=1e-3)
+    alone = [bloomz.generate_ids(bloomz.join_speech(bloomz.encode([first[i]]), bloomz.encode([second[i]]), middles[i]))
+             for i in range(2)]
+    assert bloomz.generate_ids(pair) == [ids for one in alone for ids in one]
+    with pytest.raises(ValueError, match="2 first and 1 second"):
+        bloomz.join_speech(bloomz.encode(first), bloomz.encode(second[:1]))
+    with pytest.raises(ValueError, match="3 middles for 2 utterances"):
+        bloomz.join_speech(bloomz.encode(first), bloomz.encode(second), middles + ["x"])

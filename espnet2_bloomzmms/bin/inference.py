@@ -12,7 +12,10 @@
 
 Reads ``DATA/wav.scp`` (mono; other sample rates are resampled to 16 kHz unless
 ``--resample false``, which refuses them) and, when present, the per-utterance instructions
-``DATA/prefix`` / ``DATA/postfix`` (one JSON string per utterance). ``--prefix`` /
+``DATA/prefix`` / ``DATA/postfix`` (one JSON string per utterance). A data dir of spoken
+sentence pairs (two-sentence NLU tasks with both sentences spoken) also has
+``DATA/wav2.scp`` (the second sentence) and ``DATA/middle`` (the text between them): the
+prompt is ``prefix + speech 1 + middle + speech 2 + postfix``. ``--prefix`` /
 ``--postfix`` given on the command line are used for every utterance instead (the data
 files are then ignored); without either, the training config's defaults apply.
 Utterances are decoded in batches of similar length (longest first) and written as
@@ -77,6 +80,9 @@ def get_parser() -> argparse.ArgumentParser:
     model.add_argument("--dtype", type=str_or_none, default=None, choices=["float32", "bfloat16", "float16", None],
                        help="Cast the LLM to this dtype (speech layers stay float32)")
     parser.add_argument("--data_dir", type=str, required=True, help="Data directory with wav.scp")
+    parser.add_argument("--wav_scp", type=str_or_none, default=None,
+                        help="Decode this wav.scp (default: DATA/wav.scp; given, a sentence pair's DATA/wav2.scp "
+                        "is not paired with it, e.g. for the ASR of one sentence)")
     parser.add_argument("--key_file", type=str_or_none, default=None,
                         help="Decode only these utterances (first column; one decoding job's share, see "
                         "espnet2_bloomzmms.bin.decode_jobs)")
@@ -165,7 +171,8 @@ def decode_settings(args, data_dir: Path) -> dict:
         model = {"model_dir": args.model_dir, "revision": args.revision}
     else:
         model = {"files": [_file_id(f) for f in (args.config, args.model_file) if f is not None]}
-    data = {name: _sha256(data_dir / name) for name in ("wav.scp", "prefix", "postfix")}
+    data = {name: _sha256(data_dir / name) for name in ("wav.scp", "wav2.scp", "prefix", "middle", "postfix")}
+    data["wav_scp"] = _sha256(Path(args.wav_scp)) if args.wav_scp else None
     data["keys"] = _sha256(Path(args.key_file)) if args.key_file else None
     generation = {k: getattr(args, k) for k in (
         "dtype", "max_new_tokens", "num_beams", "length_penalty", "repetition_penalty", "no_repeat_ngram_size",
@@ -224,16 +231,29 @@ def _replace_earlier_results(out_dir: Path, names: List[str], why: List[str]) ->
                     out_dir, "; ".join(why) if why else "no settings record", replaced)
 
 
-def check_inputs(reader, uttids: List[str], args) -> Tuple[Dict[str, int], Dict[str, str]]:
+def read_speech(readers, u: str, args, check) -> tuple:
+    """The utterance's waveform(s), one per reader (two for a spoken sentence pair),
+    checked by ``check(wave, name, rate)``."""
+    waves = []
+    for reader in readers:
+        wave, rate = read_mono(reader, u, args.resample)
+        waves.append(check(wave, f"utterance {u} ({reader.get_path(u)})", rate))
+    return tuple(waves)
+
+
+def check_inputs(readers, uttids: List[str], args) -> Tuple[Dict[str, int], Dict[str, str]]:
     """Read and check every utterance: (samples at 16 kHz per good one, reason per bad one)."""
     lengths, bad = {}, {}
+
+    def check(wave, name, rate):
+        return check_waveform(wave, name, fs=rate, max_seconds=args.max_seconds)
+
     for u in uttids:
-        name = f"utterance {u} ({reader.get_path(u)})"
         try:
-            wave, rate = read_mono(reader, u, args.resample)
-            lengths[u] = len(check_waveform(wave, name, fs=rate, max_seconds=args.max_seconds))
+            lengths[u] = sum(len(w) for w in read_speech(readers, u, args, check))
         except Exception as e:  # noqa: BLE001 - every unusable utterance is reported by name
-            reason = str(e) if str(e).startswith(("utterance ", name)) else f"{name}: {type(e).__name__}: {e}"
+            name = f"utterance {u} ({readers[0].get_path(u)})"
+            reason = str(e) if str(e).startswith("utterance ") else f"{name}: {type(e).__name__}: {e}"
             bad[u] = " ".join(reason.split())
     return lengths, bad
 
@@ -249,10 +269,14 @@ def _warn_long(lengths: Dict[str, int], chunk_seconds: Optional[float]) -> None:
             long[-1][1], long[-1][0], TRAINED_SECONDS)
 
 
-def decode_batch(bloomzmms: BloomzMMS, waves: dict, prefixes, postfixes, args) -> dict:
-    """``{output name: {uttid: answer}}`` for one batch of checked waveforms."""
+def decode_batch(bloomzmms: BloomzMMS, waves: dict, prefixes, postfixes, args, middles=None) -> dict:
+    """``{output name: {uttid: answer}}`` for one batch of checked waveforms (per utterance
+    a tuple: one waveform, or a spoken sentence pair joined by its ``middles`` text)."""
     ids = list(waves)
-    encoded = bloomzmms.encode(list(waves.values()))
+    encoded = bloomzmms.encode([w[0] for w in waves.values()])
+    if middles is not None:
+        second = bloomzmms.encode([w[1] for w in waves.values()])
+        encoded = bloomzmms.join_speech(encoded, second, [middles[u] for u in ids])
     answers = {}
     if args.llm:
         texts = bloomzmms.generate(
@@ -277,16 +301,27 @@ def main(cmd=None):
     if not (args.llm or args.ctc):
         raise SystemExit("nothing to decode: --llm false needs --ctc true")
     data_dir, out_dir = Path(args.data_dir), Path(args.output_dir)
-    wav_scp = data_dir / "wav.scp"
+    wav_scp = Path(args.wav_scp) if args.wav_scp else data_dir / "wav.scp"
     if not wav_scp.is_file():
         raise SystemExit(f"{wav_scp}: no such file")
+    paired = args.wav_scp is None and (data_dir / "wav2.scp").is_file()  # both sentences spoken
+    if paired and args.ctc:
+        raise SystemExit(f"{data_dir} holds spoken sentence pairs (wav2.scp): --ctc true decodes one sentence; "
+                         "give --wav_scp for that")
     try:
-        reader = open_wav_scp(wav_scp)
-        uttids = list(reader.keys())
+        readers = [open_wav_scp(wav_scp)] + ([open_wav_scp(data_dir / "wav2.scp")] if paired else [])
+        uttids = list(readers[0].keys())
+        if paired and sorted(readers[1].keys()) != sorted(uttids):
+            raise ValueError(f"{data_dir / 'wav2.scp'} does not have the ids of {wav_scp}")
         if args.key_file is not None:
             uttids = read_keys(args.key_file, uttids)
         prefixes = _instructions(data_dir, "prefix", args.prefix, uttids)
         postfixes = _instructions(data_dir, "postfix", args.postfix, uttids)
+        middles = None
+        if paired:
+            middles = _instructions(data_dir, "middle", None, uttids)
+            if middles is None:
+                raise ValueError(f"{data_dir / 'middle'}: missing (the text between the two spoken sentences)")
     except (ValueError, UnicodeDecodeError, RuntimeError, OSError) as e:
         raise SystemExit(f"{data_dir}: {e}") from e
     if not uttids:
@@ -313,7 +348,7 @@ def main(cmd=None):
               f"utterances ({len(skipped)} skipped); nothing to decode")
         return
 
-    lengths, bad = check_inputs(reader, todo, args)
+    lengths, bad = check_inputs(readers, todo, args)
     if bad and args.on_bad_input == "error":
         shown = "\n  ".join(list(bad.values())[:20])
         raise SystemExit(f"{wav_scp}: {len(bad)} of {len(todo)} utterances cannot be decoded "
@@ -348,23 +383,24 @@ def main(cmd=None):
     try:
         for b in range(0, len(order), args.batch_size):
             ids = order[b : b + args.batch_size]
-            waves = {}
-            for u in ids:
-                wave, rate = read_mono(reader, u, args.resample)
+            def check(wave, name, rate):
                 resampled.update([rate] if rate != SAMPLE_RATE else [])
-                waves[u] = bloomzmms.check_speech(wave, f"utterance {u}", fs=rate)
+                return bloomzmms.check_speech(wave, name, fs=rate)
+
+            waves = {u: read_speech(readers, u, args, check) for u in ids}
             try:
-                answers = decode_batch(bloomzmms, waves, prefixes, postfixes, args)
+                answers = decode_batch(bloomzmms, waves, prefixes, postfixes, args, middles)
             except ValueError:  # e.g. too few frames for the encoder, or an overlong prompt
                 if args.on_bad_input == "error":
                     raise
                 answers = {n: {} for n in names}
                 for u in ids:  # find the utterance(s) at fault, decode the others
                     try:
-                        for n, texts in decode_batch(bloomzmms, {u: waves[u]}, prefixes, postfixes, args).items():
+                        for n, texts in decode_batch(bloomzmms, {u: waves[u]}, prefixes, postfixes, args,
+                                                     middles).items():
                             answers[n].update(texts)
                     except ValueError as e:
-                        skipped[u] = " ".join(f"utterance {u} ({reader.get_path(u)}): {e}".split())
+                        skipped[u] = " ".join(f"utterance {u} ({readers[0].get_path(u)}): {e}".split())
                         logging.warning("skipping %s", skipped[u])
                         write_kv(out_dir / "skipped", skipped, escape=False)
             for n, texts in answers.items():

@@ -62,14 +62,16 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, required=True, help="SpeechGLUE dump dir")
     p.add_argument("--task", required=True, choices=sorted(GLUE_SOURCES))
     p.add_argument("--split", default=None, help="default: the task's validation split")
-    p.add_argument("--spoken", default="first", help="field given as speech: first, second or a field name")
+    p.add_argument("--spoken", default="first",
+                   help="what is speech: all (both sentences of a pair, the authors'), first, second or a field name")
     common(p)
 
     p = sub.add_parser("speechxnli", help="XNLI-1.0 xnli.dev.tsv + SpeechXNLI sentences/audio")
     p.add_argument("--xnli_tsv", type=Path, required=True, help="XNLI-1.0/xnli.dev.tsv")
     p.add_argument("--speech_dir", type=Path, required=True, help="dir with sentences_<lang>.txt and audios/<lang>/")
     p.add_argument("--langs", nargs="+", default=list(XNLI_LANGUAGES), help="XNLI languages to prepare")
-    p.add_argument("--spoken", default="premise", choices=["premise", "hypothesis"])
+    p.add_argument("--spoken", default="premise", choices=["premise", "hypothesis", "all"],
+                   help="what is speech: all (premise and hypothesis, the authors'), premise or hypothesis")
     common(p)
     return parser
 

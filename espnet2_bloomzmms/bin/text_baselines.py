@@ -22,6 +22,10 @@ label word per line) the likeliest label word, scored as the speech decoder scor
 Each ``OUTPUT_DIR/NAME/text`` is a decode dir's ``text``, so ``score_st`` /
 ``score_nlu`` / ``score_asr`` score it like the speech decode.
 
+A data dir of spoken sentence pairs (``middle``, ``wav2.scp``) needs the second sentence's
+text too: ``--text2 NAME=FILE`` for every ``--text NAME`` (``transcript2``, or the ASR of
+``wav2.scp``); the prompt is then ``prefix + text + middle + text2 + postfix``.
+
 The LLM is the base LLM of the speech model (``--config``: its training config's
 ``decoder_conf``, loaded as the speech model loads it: same dtype and quantization), or
 any causal LM (``--llm``). LoRA adapters trained with the speech
@@ -56,6 +60,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data_dir", type=Path, required=True, help="the test set (wav.scp ids, prefix, postfix)")
     parser.add_argument("--text", action="append", required=True, metavar="NAME=FILE",
                         help="text per utterance (<uttid> <text>) to give in place of the speech; repeatable")
+    parser.add_argument("--text2", action="append", default=[], metavar="NAME=FILE",
+                        help="the second sentence's text of each --text NAME (sentence-pair data dirs)")
     parser.add_argument("--output_dir", type=Path, required=True, help="writes OUTPUT_DIR/NAME/text")
     parser.add_argument("--answers", type=Path, default=None, help="label words, one per line: constrain answers")
     parser.add_argument("--prefix", type=str_or_none, default=None, help="instruction before the text, for all")
@@ -87,20 +93,21 @@ def _generator(args) -> TextGenerator:
     return TextGenerator.from_config(args.config, device=args.device, dtype=args.dtype)
 
 
-def _texts(parser: argparse.ArgumentParser, specs: List[str], uttids: List[str]) -> Dict[str, Dict[str, str]]:
+def _texts(parser: argparse.ArgumentParser, specs: List[str], uttids: List[str],
+           option: str = "--text") -> Dict[str, Dict[str, str]]:
     texts = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or "/" in name or not path:
-            parser.error(f"--text: expected NAME=FILE, got {spec!r}")
+            parser.error(f"{option}: expected NAME=FILE, got {spec!r}")
         if name in texts:
-            parser.error(f"--text: name {name!r} given twice")
+            parser.error(f"{option}: name {name!r} given twice")
         if not Path(path).is_file():
-            parser.error(f"--text: {name}: file is missing: {path}")
+            parser.error(f"{option}: {name}: file is missing: {path}")
         values = read_kv(path, escape=False)
         missing = [u for u in uttids if u not in values]
         if missing:
-            parser.error(f"--text: {path}: no text for {len(missing)} of {len(uttids)} utterances "
+            parser.error(f"{option}: {path}: no text for {len(missing)} of {len(uttids)} utterances "
                          f"({', '.join(missing[:5])})")
         texts[name] = {u: values[u] for u in uttids}
     return texts
@@ -137,6 +144,14 @@ def main(cmd: Optional[List[str]] = None) -> Dict[str, Path]:
     texts = _texts(parser, args.text, uttids)
     prefixes = _instructions(parser, args.data_dir, "prefix", args.prefix, uttids)
     postfixes = _instructions(parser, args.data_dir, "postfix", args.postfix, uttids)
+    seconds, middles = _texts(parser, args.text2, uttids, "--text2"), None
+    if (args.data_dir / "middle").is_file():
+        middles = _instructions(parser, args.data_dir, "middle", None, uttids)
+        lacking = sorted(set(texts) - set(seconds))
+        if lacking:
+            parser.error(f"{args.data_dir} holds sentence pairs (middle): give --text2 for {', '.join(lacking)}")
+    elif seconds:
+        parser.error(f"--text2: {args.data_dir} has no middle file: it is not a data dir of sentence pairs")
     answers = None
     if args.answers is not None:
         try:
@@ -147,7 +162,10 @@ def main(cmd: Optional[List[str]] = None) -> Dict[str, Path]:
     generator = _generator(args)
     written = {}
     for name, text in texts.items():
-        prompts = [(p, text[u], q) for u, p, q in zip(uttids, prefixes, postfixes)]
+        if middles is None:
+            prompts = [(p, text[u], q) for u, p, q in zip(uttids, prefixes, postfixes)]
+        else:
+            prompts = [(p, text[u], m, seconds[name][u], q) for u, p, m, q in zip(uttids, prefixes, middles, postfixes)]
         if answers is not None:
             outputs = generator.choose(prompts, answers, args.batch_size)
         else:

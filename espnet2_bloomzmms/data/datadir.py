@@ -14,7 +14,8 @@ everything after the single separator, **verbatim**: leading/trailing spaces are
 (an instruction such as ``"Translate to French: "`` keeps its trailing space); only the
 line's final ``\\n`` is removed.  A line holding just ``<uttid>`` has the empty value.
 
-``prefix`` and ``postfix`` (``ESCAPED_FILES``) hold instructions, which may end with a
+``prefix`` and ``postfix`` (and ``middle``, the text between two spoken sentences of an
+NLU set; ``ESCAPED_FILES``) hold instructions, which may end with a
 space or contain newlines, so each value there is a JSON string
 (``utt1 "Repeat the sentence: "``): ESPnet's own text reader, which the training data
 loader uses, strips trailing whitespace from lines, but keeps a JSON string whole.
@@ -66,7 +67,7 @@ FIELD_FILES: dict[str, str] = {
     "postfix": "postfix",
 }
 #: Files whose values are escaped (multi-line instructions).
-ESCAPED_FILES: frozenset[str] = frozenset({"prefix", "postfix"})
+ESCAPED_FILES: frozenset[str] = frozenset({"prefix", "postfix", "middle"})
 # Files whose value must be a single non-empty token.
 _TOKEN_FILES = frozenset({"utt2spk", "utt2lang"})
 _SEPARATORS = (" ", "\t")

@@ -256,3 +256,41 @@ def test_three_jobs_merged_equal_one(espeak_data_dir, exp_dir, tmp_path):
               "--key_file", str(split / "keys.2")))  # one job with other settings
     with pytest.raises(SystemExit, match="output.2 was decoded with other model, data or settings"):
         jobs(["merge", "--data_dir", str(espeak_data_dir), "--output_dir", str(out), *map(str, sorted(split.glob("output.*")))])
+
+
+def test_a_data_dir_of_spoken_sentence_pairs(espeak_data_dir, exp_dir, tmp_path):
+    """wav2.scp + middle: each utterance is decoded as prefix + speech 1 + middle + speech 2
+    + postfix, as the API's join_speech gives it; --wav_scp decodes one sentence alone."""
+    import shutil
+
+    import soundfile
+
+    from espnet2_bloomzmms.data.datadir import write_kv
+
+    data = tmp_path / "pairs"
+    shutil.copytree(espeak_data_dir, data)
+    wav = read_kv(data / "wav.scp")
+    ids = list(wav)
+    write_kv(data / "wav2.scp", {u: wav[ids[(i + 1) % len(ids)]] for i, u in enumerate(ids)})
+    write_kv(data / "middle", {u: f" and {i}: " for i, u in enumerate(ids)})
+    out = tmp_path / "decode"
+    main(["--model_dir", str(exp_dir), "--data_dir", str(data), "--output_dir", str(out), "--batch_size", "4",
+          "--allowed_answers", "yes", "no"])
+    bloomz = BloomzMMS.from_pretrained(exp_dir)
+    waves = {u: soundfile.read(p, dtype="float32")[0] for u, p in wav.items()}
+    second = read_kv(data / "wav2.scp")
+    pair = bloomz.join_speech(bloomz.encode([waves[u] for u in ids]),
+                              bloomz.encode([soundfile.read(second[u], dtype="float32")[0] for u in ids]),
+                              list(read_kv(data / "middle").values()))
+    expected = bloomz.generate(pair, list(read_kv(data / "prefix").values()), list(read_kv(data / "postfix").values()),
+                               allowed_answers=["yes", "no"])
+    assert read_kv(out / "text") == dict(zip(ids, expected))
+    with pytest.raises(SystemExit, match="--ctc true decodes one sentence"):
+        main(["--model_dir", str(exp_dir), "--data_dir", str(data), "--output_dir", str(tmp_path / "c"), "--ctc", "true"])
+    main(["--model_dir", str(exp_dir), "--data_dir", str(data), "--wav_scp", str(data / "wav2.scp"), "--ctc", "true",
+          "--llm", "false", "--output_dir", str(tmp_path / "second")])
+    assert read_kv(tmp_path / "second" / "text_ctc") == dict(
+        zip(ids, bloomz.ctc_greedy([soundfile.read(second[u], dtype="float32")[0] for u in ids])))
+    (data / "middle").unlink()
+    with pytest.raises(SystemExit, match="middle: missing"):
+        main(["--model_dir", str(exp_dir), "--data_dir", str(data), "--output_dir", str(tmp_path / "d")])

@@ -100,3 +100,28 @@ def test_bad_input(data_dir, tiny_llm_dir, tmp_path, capsys):
         assert message in capsys.readouterr().err
     with pytest.raises(ValueError, match="prompts \\[0\\] are empty"):
         TextGenerator.from_pretrained(str(tiny_llm_dir)).answer_scores([("", "", "")], ANSWERS)
+
+
+def test_sentence_pairs_give_both_texts(data_dir, tiny_llm_dir, generator, tmp_path, monkeypatch):
+    """A data dir of spoken sentence pairs (middle): prefix + text + middle + text2 + postfix."""
+    import shutil
+
+    pairs = tmp_path / "pairs"
+    shutil.copytree(data_dir, pairs)
+    second = {u: f"It is {u}." for u in SPOKEN}
+    write_kv(pairs / "transcript2", second)
+    write_kv(pairs / "middle", {u: '" follow from "' for u in SPOKEN})
+    cmd = ["--llm", str(tiny_llm_dir), "--data_dir", str(pairs), "--output_dir", str(tmp_path / "out"),
+           "--text", f"gold={pairs / 'transcript'}", "--max_new_tokens", "8"]
+    with pytest.raises(SystemExit):
+        text_baselines.main(cmd)  # the second sentence's text is missing
+    text_baselines.main(cmd + ["--text2", f"gold={pairs / 'transcript2'}"])
+    pre, mid, post = (read_kv(pairs / n) for n in ("prefix", "middle", "postfix"))
+    given = [(pre[u], SPOKEN[u], mid[u], second[u], post[u]) for u in SPOKEN]
+    expected = generator.generate(given, 8)
+    assert read_kv(tmp_path / "out" / "gold" / "text") == {u: " ".join(e.split()) for u, e in zip(SPOKEN, expected)}
+    seen = []
+    real = TextGenerator.generate
+    monkeypatch.setattr(TextGenerator, "generate", lambda self, prompts, *a: (seen.extend(prompts), real(self, prompts, *a))[1])
+    text_baselines.main(cmd + ["--text2", f"gold={pairs / 'transcript2'}"])
+    assert seen == given  # the prompts, segment by segment

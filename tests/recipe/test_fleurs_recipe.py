@@ -138,6 +138,9 @@ def test_stage1_prepares_fleurs_and_eval_sets_and_run_passes_them_to_stage12(rec
     assert sorted(read_kv(data / "nlu_speechglue_rte/text").values()) == ["no", "yes"]
     assert (data / "nlu_speechglue_sst2/task").read_text().split() == ["sst2"]
     assert sorted(set(read_kv(data / "nlu_speechxnli/utt2lang").values())) == ["de", "en"]
+    for pairs in ("nlu_speechglue_rte", "nlu_speechxnli"):  # the authors': both sentences spoken
+        assert read_kv(data / pairs / "wav2.scp").keys() == read_kv(data / pairs / "wav.scp").keys()
+    assert not (data / "nlu_speechglue_sst2/wav2.scp").exists()  # one sentence
     again = run(recipe, *stage1, **eval_corpora)
     assert "data/fleurs_train: already prepared" in again.stderr
     assert "data/st_covost2_en_zh-CN: already prepared" in again.stderr
@@ -151,6 +154,9 @@ def test_stage1_prepares_fleurs_and_eval_sets_and_run_passes_them_to_stage12(rec
               if (m := re.search(r"bin\.inference .*--data_dir data/(\S+) --output_dir exp/ce_T/eval_\1/speech\b", c))}
     assert sorted(speech) == sorted(ST_SETS + NLU_SETS)
     assert "--allowed_answers yes no" in speech["nlu_speechglue_rte"]
+    assert any("--wav_scp data/nlu_speechglue_rte/wav2.scp" in c and "/eval_nlu_speechglue_rte/asr2" in c for c in lines)
+    assert any("bin.text_baselines" in c and "--text2 gold=data/nlu_speechxnli/transcript2" in c for c in lines)
+    assert not any("--wav_scp data/nlu_speechglue_sst2/wav2.scp" in c for c in lines)
     assert "--allowed_answers" not in speech["st_covost2_en_de"]
     scored = {(c.split()[1], re.search(r"--name ce_T/(\S+)/speech", c).group(1)) for c in lines
               if "bin.score_" in c and "/speech " in c}

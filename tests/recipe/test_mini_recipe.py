@@ -145,10 +145,26 @@ def test_stage_12_scores_translation_and_nlu_sets_beside_their_text_baselines(re
     with open(glue / "data.csv", "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
     prepare(["speechglue", "--root", str(recipe / "corpora/speechglue"), "--task", "sst2", "--out", str(recipe / "data/nlu_sst2")])
+    # a two-sentence task with both sentences spoken (the authors' setup)
+    rte = recipe / "corpora/speechglue/rte/validation"
+    rows = [["sentence1", "sentence2", "label", "idx", "file_sentence1", "file_sentence2"]]
+    for idx, (s1, s2, label) in enumerate((("the cat sleeps on the mat.", "a cat sleeps.", 0),
+                                           ("it rains in spain.", "spain is dry.", 1))):
+        wavs = []
+        for field, text in (("sentence1", s1), ("sentence2", s2)):
+            wavs.append(rte / field / "0" / f"{idx}.wav")
+            wavs[-1].parent.mkdir(parents=True, exist_ok=True)
+            write_wav(wavs[-1], synthesize(text, "en"), 16000)
+        rows.append([s1, s2, label, idx, *map(str, wavs)])
+    with open(rte / "data.csv", "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    prepare(["speechglue", "--root", str(recipe / "corpora/speechglue"), "--task", "rte", "--spoken", "all",
+             "--out", str(recipe / "data/nlu_rte")])
 
     run(recipe, "--fast", "true", "--langs", "en,de,ru", "--stage", "12", "--stop_stage", "12",
-        "--st_sets", "st_en_de", "--nlu_sets", "nlu_sst2")
-    for x, ids in (("st_en_de", 2), ("nlu_sst2", 2)):
+        "--st_sets", "st_en_de", "--nlu_sets", "nlu_sst2 nlu_rte")
+    assert len(read_kv(recipe / "exp/ce_TMI/eval_nlu_rte/asr2/text_ctc")) == 2  # the second sentence's ASR
+    for x, ids in (("st_en_de", 2), ("nlu_sst2", 2), ("nlu_rte", 2)):
         for system in ("speech", "gold", "cascade", "cascade_ctc"):
             d = recipe / f"exp/ce_TMI/eval_{x}/{system}"
             assert len(read_kv(d / "text")) == ids

@@ -339,10 +339,16 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ] && [ -n "${st_sets}${nlu_
             else
                 decode "data/${x}" "${d}/speech" ${inference_args} ${st_decode_args}
             fi
-            decode "data/${x}" "${d}/asr" --prefix "${asr_prefix}" --postfix "${asr_postfix}" --ctc true ${inference_args}
+            asr=(--prefix "${asr_prefix}" --postfix "${asr_postfix}" --ctc true ${inference_args})
+            decode "data/${x}" "${d}/asr" --wav_scp "data/${x}/wav.scp" "${asr[@]}"
+            texts=(--text gold="data/${x}/transcript" --text cascade="${d}/asr/text" --text cascade_ctc="${d}/asr/text_ctc")
+            if [ -e "data/${x}/wav2.scp" ]; then  # both sentences spoken: the second one's ASR too
+                decode "data/${x}" "${d}/asr2" --wav_scp "data/${x}/wav2.scp" "${asr[@]}"
+                texts+=(--text2 gold="data/${x}/transcript2" --text2 cascade="${d}/asr2/text"
+                        --text2 cascade_ctc="${d}/asr2/text_ctc")
+            fi
             "${python}" -m espnet2_bloomzmms.bin.text_baselines --config "exp/${m}/config.yaml" --data_dir "data/${x}" \
-                --output_dir "${d}" --device "${device}" "${constraint[@]}" \
-                --text gold="data/${x}/transcript" --text cascade="${d}/asr/text" --text cascade_ctc="${d}/asr/text_ctc"
+                --output_dir "${d}" --device "${device}" "${constraint[@]}" "${texts[@]}"
             for sys in speech gold cascade cascade_ctc; do
                 if [ "${kind}" = nlu ]; then
                     "${python}" -m espnet2_bloomzmms.bin.score_nlu --task "$(cat "data/${x}/task")" --ref "data/${x}/text" \

@@ -288,6 +288,23 @@ class DataDirBuilder:
         queued, self.queued = self.queued, []
         self.table.settle(self.preparer.prepare_all(jobs(queued) if jobs is not None else (u.job for u in queued)))
 
+    def prepare_second_audio(self, jobs: Iterable[AudioJob]) -> dict[str, str]:
+        """A second recording per kept utterance (the second sentence of a spoken pair):
+        the wav.scp entries of those whose second audio is usable; the others are dropped
+        from the data dir and counted, as a missing first recording would be."""
+        if self.queued:
+            self.prepare_audio()
+        entries = {}
+        for res in self.preparer.prepare_all(j for j in jobs if j.uttid in self.table.done):
+            if res.status == KEPT:
+                entries[res.uttid] = res.entry
+                self.report.hours += res.duration / 3600
+            else:
+                fields = self.table.done.pop(res.uttid)
+                self.report.kept[fields["lang"]] -= 1
+                self.report.skipped[res.status] += 1
+        return entries
+
     def write(self, check_audio: bool = False) -> PrepReport:
         """Prepare what is still queued, then write the data dir (see :func:`write_prepared`)."""
         if self.queued:

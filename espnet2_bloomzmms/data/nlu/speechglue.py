@@ -14,12 +14,12 @@ GLUE tasks are cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, wnli; our ``mnli_ma
 and ``mnli_mismatched`` read mnli's ``validation_matched`` / ``validation_mismatched``.
 Test labels are hidden in GLUE, so the default (and useful) split is validation.
 
-Two-sentence tasks: SpeechGLUE synthesises both sentences, but a prompt here holds one
-speech segment (``[prefix; speech; postfix]``). ``spoken`` picks the field given as
-speech: ``first`` (default: the task's first field, as SpeechGLUE lists it -- premise,
-sentence1, question1, and question for qnli), ``second``, or a field name; the other
-field goes into the prompt as its (TTS-normalised) text. Denisov & Vu (2024) gave both
-as speech, which needs two speech segments per prompt.
+``spoken`` picks what is given as speech: ``all`` (Denisov & Vu 2024: every field; for a
+two-sentence task ``prefix + speech 1 + middle + speech 2 + postfix``, the sentences in
+the template's order, written as ``wav.scp`` + ``wav2.scp``, see ``nlu.datadir``), or one
+field, ``first`` (default: the task's first field, as SpeechGLUE lists it -- premise,
+sentence1, question1, and question for qnli), ``second`` or a field name, the other
+field going into the prompt as its (TTS-normalised) text.
 
 Audio is taken from the layout under ROOT (``data.csv`` holds absolute paths of the
 machine that synthesised it), else from the path in ``data.csv``; rows whose audio is
@@ -39,7 +39,8 @@ from espnet2_bloomzmms.data.corpora.preparation import (
     speaker_id,
     utterance_id,
 )
-from espnet2_bloomzmms.data.nlu.datadir import gold_and_prompt, write_nlu_files
+from espnet2_bloomzmms.data.corpora.audio import AudioJob
+from espnet2_bloomzmms.data.nlu.datadir import gold_and_pair_prompt, gold_and_prompt, write_nlu_dir
 from espnet2_bloomzmms.data.nlu.tasks import NLUTask, get_task
 
 __all__ = ["GLUE_SOURCES", "prepare_speechglue", "spoken_field"]
@@ -92,7 +93,8 @@ def prepare_speechglue(
     task = get_task(task_name)
     glue_task, default_split = GLUE_SOURCES[task_name]
     split = split or default_split
-    field = spoken_field(task, spoken)
+    pair = spoken == "all" and len(task.fields) == 2
+    first, second = task.spoken_pair() if pair else (spoken_field(task, "first" if spoken == "all" else spoken), None)
     csv_path = root / glue_task / split / "data.csv"
     if not csv_path.is_file():
         raise FileNotFoundError(f"{csv_path}: no SpeechGLUE data (expected ROOT/<glue task>/<split>/data.csv)")
@@ -104,17 +106,21 @@ def prepare_speechglue(
         rows = list(reader)
 
     builder = DataDirBuilder(out_dir, audio_dir, nj=nj)
+    seconds = {}  # uttid -> (its second sentence's audio job, text, the middle of the prompt)
     for lineno, row in enumerate(rows, 2):
         where = f"{csv_path}:{lineno}"
         texts = {k: " ".join((row[k] or "").split()) for k in task.fields}
-        if not texts[field]:  # before the label: a row without speech text is not checked further
+        if not texts[first] or (pair and not texts[second]):  # before the label: no speech text, no check
             builder.skip("empty_text")
             continue
-        gold, prefix, postfix = gold_and_prompt(task, row["label"], field, texts, where)
         spk = speaker_id("speechglue", "en", f"{task_name}_{row['idx']}", where)
-        builder.queue(Utterance(utterance_id(spk, field, where), gold, spk, "en",
-                                _audio(root, glue_task, split, field, row), f"{task_name}/{row['idx']}",
-                                prefix, postfix, transcript=texts[field]))
-    report = builder.write()
-    write_nlu_files(out_dir, task, builder.kept, builder.transcripts)
-    return report
+        uttid = utterance_id(spk, "pair" if pair else first, where)
+        if pair:
+            gold, prefix, middle, postfix = gold_and_pair_prompt(task, row["label"], where)
+            job = AudioJob(uttid, _audio(root, glue_task, split, second, row), f"{task_name}/{row['idx']}_{second}")
+            seconds[uttid] = (job, texts[second], middle)
+        else:
+            gold, prefix, postfix = gold_and_prompt(task, row["label"], first, texts, where)
+        builder.queue(Utterance(uttid, gold, spk, "en", _audio(root, glue_task, split, first, row),
+                                f"{task_name}/{row['idx']}", prefix, postfix, transcript=texts[first]))
+    return write_nlu_dir(builder, task, seconds if pair else None)

@@ -15,8 +15,8 @@ Layout read:
                                         sentences_<lang>.txt
 
 Each XNLI example becomes one utterance: ``spoken`` (``premise`` by default, or
-``hypothesis``) is the speech, the other sentence goes into the prompt as text (see
-``speechglue`` for why one field). Examples whose spoken sentence has no line in the
+``hypothesis``) is the speech, the other sentence goes into the prompt as text; or
+``all``: both are speech (Denisov & Vu 2024; ``wav.scp`` + ``wav2.scp``, see ``speechglue``). Examples whose spoken sentence has no line in the
 sentences file, or whose audio is missing, are skipped and counted. Audio that is not
 16 kHz mono is converted once by ``corpora.audio``.
 """
@@ -34,7 +34,8 @@ from espnet2_bloomzmms.data.corpora.preparation import (
     speaker_id,
     utterance_id,
 )
-from espnet2_bloomzmms.data.nlu.datadir import gold_and_prompt, write_nlu_files
+from espnet2_bloomzmms.data.corpora.audio import AudioJob
+from espnet2_bloomzmms.data.nlu.datadir import gold_and_pair_prompt, gold_and_prompt, write_nlu_dir
 from espnet2_bloomzmms.data.nlu.tasks import get_task
 
 __all__ = ["XNLI_LANGUAGES", "prepare_speechxnli"]
@@ -64,8 +65,10 @@ def prepare_speechxnli(
     """Write the SpeechXNLI data dir of ``languages`` (default: all 15 XNLI languages)."""
     xnli_tsv, speech_dir, out_dir = Path(xnli_tsv), Path(speech_dir), Path(out_dir)
     task = get_task("xnli")
-    if spoken not in _COLUMNS:
-        raise ValueError(f"spoken must be one of {list(_COLUMNS)}, not {spoken!r}")
+    if spoken not in (*_COLUMNS, "all"):
+        raise ValueError(f"spoken must be one of {[*_COLUMNS, 'all']}, not {spoken!r}")
+    pair = spoken == "all"
+    first, second = task.spoken_pair() if pair else (spoken, None)
     languages = list(languages or XNLI_LANGUAGES)
     sentences = {}
     for lang in languages:
@@ -74,7 +77,11 @@ def prepare_speechxnli(
             raise FileNotFoundError(f"{path}: no SpeechXNLI sentence list for {lang!r}")
         sentences[lang] = _sentence_index(path)
 
+    def audio(lang: str, line: int) -> Path:
+        return speech_dir / "audios" / lang / f"xnli_{audio_split}_{line:04d}.flac"
+
     builder = DataDirBuilder(out_dir, audio_dir, nj=nj)
+    seconds = {}  # uttid -> (the hypothesis' audio job, text, the middle of the prompt)
     unspoken = 0
     for lineno, row in read_tsv(xnli_tsv):
         lang = row.get("language")
@@ -82,19 +89,22 @@ def prepare_speechxnli(
             continue
         where = f"{xnli_tsv}:{lineno}"
         raw = {field: row[column] for field, column in _COLUMNS.items()}
-        line = sentences[lang].get(raw[spoken])
-        if line is None:
+        lines = [sentences[lang].get(raw[f]) for f in ((first, second) if pair else (first,))]
+        if None in lines:
             unspoken += 1
             builder.skip("not_in_subset")
             continue
         texts = {k: " ".join(v.split()) for k, v in raw.items()}
-        gold, prefix, postfix = gold_and_prompt(task, row["gold_label"], spoken, texts, where)
         spk = speaker_id("speechxnli", lang, row["pairID"], where)
-        builder.queue(Utterance(utterance_id(spk, spoken, where), gold, spk, lang,
-                                speech_dir / "audios" / lang / f"xnli_{audio_split}_{line:04d}.flac",
-                                f"{lang}/{line:04d}", prefix, postfix, transcript=texts[spoken]))
+        uttid = utterance_id(spk, "pair" if pair else first, where)
+        if pair:
+            gold, prefix, middle, postfix = gold_and_pair_prompt(task, row["gold_label"], where)
+            seconds[uttid] = (AudioJob(uttid, audio(lang, lines[1]), f"{lang}/{lines[1]:04d}"), texts[second], middle)
+        else:
+            gold, prefix, postfix = gold_and_prompt(task, row["gold_label"], first, texts, where)
+        builder.queue(Utterance(uttid, gold, spk, lang, audio(lang, lines[0]), f"{lang}/{lines[0]:04d}",
+                                prefix, postfix, transcript=texts[first]))
     if unspoken:
-        builder.report.notes.append(f"{unspoken} {spoken}s are not in the sentences_<lang>.txt lists (no speech)")
-    report = builder.write()
-    write_nlu_files(out_dir, task, builder.kept, builder.transcripts)
-    return report
+        what = "premises or hypotheses" if pair else f"{spoken}s"
+        builder.report.notes.append(f"{unspoken} {what} are not in the sentences_<lang>.txt lists (no speech)")
+    return write_nlu_dir(builder, task, seconds if pair else None)

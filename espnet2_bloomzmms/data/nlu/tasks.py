@@ -3,7 +3,9 @@ data file ``prompts/nlu.yaml`` (see its header for the format).
 
 One text field of an example is spoken; the template's text before that field's
 placeholder is the instruction prefix, the text after it the postfix, with the other
-fields written in. The answer is constrained to the task's label words.
+fields written in. Or, for two-sentence tasks, both are spoken: the template splits into
+prefix, middle and postfix around them. The answer is constrained to the task's label
+words.
 """
 
 from __future__ import annotations
@@ -50,6 +52,21 @@ class NLUTask:
                 before = before.replace("{" + field + "}", texts[field])
                 after = after.replace("{" + field + "}", texts[field])
         return before, after
+
+    def spoken_pair(self) -> tuple[str, str]:
+        """The two fields of a two-sentence task in the order its template has them (the
+        first becomes the first speech segment)."""
+        if len(self.fields) != 2:
+            raise ValueError(f"task {self.name} has {len(self.fields)} field(s): both spoken needs two")
+        return tuple(sorted(self.fields, key=lambda f: self.template.index("{" + f + "}")))
+
+    def instruction_pair(self) -> tuple[str, str, str]:
+        """(prefix, middle, postfix) around the two spoken fields of :meth:`spoken_pair`:
+        ``prefix + speech 1 + middle + speech 2 + postfix``, as Denisov & Vu (2024) prompt."""
+        first, second = self.spoken_pair()
+        before, rest = self.template.split("{" + first + "}")
+        middle, after = rest.split("{" + second + "}")
+        return before, middle, after
 
     def gold(self, label: Union[int, float, str]) -> str:
         """The ``text`` of an example: its label word, or (regression) its score."""

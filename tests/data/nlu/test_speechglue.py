@@ -97,3 +97,24 @@ def test_bad_input(root, tmp_path):
         prepare_speechglue(root, "rte", tmp_path / "r", spoken="third")
     with pytest.raises(ValueError, match="unknown SpeechGLUE task 'xnli'"):
         prepare_speechglue(root, "xnli", tmp_path / "x")
+
+
+def test_both_sentences_spoken_in_the_templates_order(root, tmp_path):
+    """The authors' setup; a pair whose second sentence has no audio is dropped and counted."""
+    (root / "rte" / "validation" / "sentence2" / "0" / "1.wav").rename(tmp_path / "moved.wav")
+    try:
+        out = tmp_path / "rte"
+        report = prepare_speechglue(root, "rte", out, spoken="all")
+    finally:
+        (tmp_path / "moved.wav").rename(root / "rte" / "validation" / "sentence2" / "0" / "1.wav")
+    uid = "speechglue_en_rte_0-pair"
+    base = root / "rte" / "validation"
+    # rte's template names sentence2 (the claim) before sentence1 (the fact)
+    assert lines(out / "wav.scp") == [f"{uid} {base / 'sentence2' / '0' / '0.wav'}"]
+    assert lines(out / "wav2.scp") == [f"{uid} {base / 'sentence1' / '0' / '0.wav'}"]
+    assert lines(out / "transcript") == [f'{uid} a cat sat "somewhere".']
+    assert lines(out / "transcript2") == [f"{uid} the cat sat on the mat, quietly."]
+    assert instructions(out / "prefix") == [(uid, 'Does the claim "')]
+    assert instructions(out / "middle") == [(uid, '" follow from the fact that "')]
+    assert instructions(out / "postfix") == [(uid, '"? Please answer either yes or no.')]
+    assert report.skipped == {"missing_audio": 2} and validate_data_dir(out, check_audio=True) == 1

@@ -85,3 +85,27 @@ def test_bad_input(corpus, tmp_path):
         prepare_speechxnli(corpus / "XNLI-1.0" / "xnli.dev.tsv", corpus / "speechxnli", tmp_path, ["fr"])
     with pytest.raises(ValueError, match="spoken must be one of"):
         prepare_speechxnli(corpus / "XNLI-1.0" / "xnli.dev.tsv", corpus / "speechxnli", tmp_path, spoken="both")
+
+
+def test_both_sentences_spoken(corpus, tmp_path):
+    """The authors' setup: premise and hypothesis both speech, the prompt split around them."""
+    out = tmp_path / "pairs"
+    report = prepare_speechxnli(corpus / "XNLI-1.0" / "xnli.dev.tsv", corpus / "speechxnli", out, ["en", "de"],
+                                spoken="all")
+    ids = ["speechxnli_de_10-pair", "speechxnli_en_10-pair", "speechxnli_en_11-pair"]
+    speech = corpus / "speechxnli" / "audios"
+    assert lines(out / "wav.scp") == [f"{ids[0]} {(out / 'wavs' / 'de' / '0000.wav').resolve()}",
+                                      f"{ids[1]} {speech / 'en' / 'xnli_validation_0001.flac'}",
+                                      f"{ids[2]} {speech / 'en' / 'xnli_validation_0001.flac'}"]
+    assert lines(out / "wav2.scp") == [f"{ids[0]} {speech / 'de' / 'xnli_validation_0001.flac'}",
+                                       f"{ids[1]} {speech / 'en' / 'xnli_validation_0000.flac'}",
+                                       f"{ids[2]} {speech / 'en' / 'xnli_validation_0002.flac'}"]
+    assert lines(out / "transcript2") == [f"{ids[0]} Die Straße ist nass.", f"{ids[1]} The street is wet.",
+                                          f"{ids[2]} It is dry."]
+    values = {name: {json.loads(line.split(" ", 1)[1]) for line in lines(out / name)}
+              for name in ("prefix", "middle", "postfix")}
+    assert values == {"prefix": {""}, "middle": {' \n\nQuestion: Does this imply that "'},
+                      "postfix": {'"? Yes, no, or maybe?'}}
+    assert lines(out / "text") == [f"{ids[0]} Maybe", f"{ids[1]} Yes", f"{ids[2]} No"]
+    assert validate_data_dir(out, check_audio=True) == 3
+    assert report.skipped == {"not_in_subset": 1}

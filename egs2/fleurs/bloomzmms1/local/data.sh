@@ -15,7 +15,8 @@
 #   local/data.sh --fleurs DIR [--commonvoice DIR [--cv_subset FILE] [--cv_langs "de fr"]] \
 #       [--voxpopuli DIR [--voxpopuli_train true]] [--mls DIR] [--langs "en_us de_de"] [--extra "DIR LANG ..."] [--nj 8] \
 #       [--covost2 DIR [--covost2_cv DIR] [--covost2_tgts "de ja"]] [--fleurs_st_pairs "en_us:de_de"] \
-#       [--speechglue DIR [--speechglue_tasks "rte sst2"]] [--speechxnli DIR --xnli DIR [--speechxnli_langs "en de"]]
+#       [--speechglue DIR [--speechglue_tasks "rte sst2"]] [--speechxnli DIR --xnli DIR [--speechxnli_langs "en de"]] \
+#       [--nlu_spoken all|first]
 #   local/data.sh [same options] --list_eval_sets st|nlu     # print the names of stage 12's sets
 #
 # VoxPopuli is a test set of the paper: its train split joins data/train only with
@@ -30,13 +31,15 @@
 # dir of covost_v2.en_<tgt>.tsv (or get_covost_splits.py's covost_v2.en_<tgt>.test.tsv),
 # --covost2_cv the Common Voice English dir of its clips (clips/ + validated.tsv; default
 # <commonvoice>/en); --xnli is XNLI-1.0 (xnli.dev.tsv). Translation instructions name the
-# languages as data/languages.tsv does (local/languages.py eval_names).
+# languages as data/languages.tsv does (local/languages.py eval_names). --nlu_spoken all
+# (default, the authors'): both sentences of two-sentence NLU tasks are speech; first:
+# the first as speech, the second as text (a variant).
 set -euo pipefail
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (data.sh) $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 fleurs=""; commonvoice=""; cv_subset=""; cv_langs=""; voxpopuli=""; voxpopuli_train=false; mls=""; langs=""; extra=""; nj=8
-covost2=""; covost2_cv=""; speechglue=""; speechxnli=""; xnli=""; list_eval_sets=""
+covost2=""; covost2_cv=""; speechglue=""; speechxnli=""; xnli=""; list_eval_sets=""; nlu_spoken=all
 voxpopuli_langs="cs de en es et fi fr hr hu it lt nl pl ro sk sl"  # the paper's VoxPopuli languages
 mls_langs="de en es fr it nl pl pt"
 covost2_tgts="de ca zh-CN fa et mn tr ar sv-SE lv sl ta ja id cy"  # CoVoST 2's 15 en->X pairs
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
         --fleurs_st_pairs) fleurs_st_pairs=${2//,/ } ;; --speechglue) speechglue=$2 ;;
         --speechglue_tasks) speechglue_tasks=${2//,/ } ;; --speechxnli) speechxnli=$2 ;; --xnli) xnli=$2 ;;
         --speechxnli_langs) speechxnli_langs=${2//,/ } ;; --list_eval_sets) list_eval_sets=$2 ;;
+        --nlu_spoken) nlu_spoken=$2 ;;
         *) die "unknown option $1 (see the header of $0)" ;;
     esac
     shift 2
@@ -188,11 +192,12 @@ for pair in ${fleurs_st_pairs}; do
 done
 if [ -n "${speechglue}" ]; then
     for t in ${speechglue_tasks}; do
-        prepare_eval "nlu_speechglue_${t}" speechglue --root "${speechglue}" --task "${t}"
+        prepare_eval "nlu_speechglue_${t}" speechglue --root "${speechglue}" --task "${t}" --spoken "${nlu_spoken}"
     done
 fi
 if [ -n "${speechxnli}" ]; then
+    [ "${nlu_spoken}" = first ] && xnli_spoken=premise || xnli_spoken=${nlu_spoken}
     prepare_eval nlu_speechxnli speechxnli --xnli_tsv "${xnli}/xnli.dev.tsv" --speech_dir "${speechxnli}" \
-        --langs ${speechxnli_langs}
+        --langs ${speechxnli_langs} --spoken "${xnli_spoken}"
 fi
 log "done: data/train data/dev ${test_dirs[*]} data/languages.tsv;" "stage 12's sets:" $(st_sets) $(nlu_sets)
