@@ -5,15 +5,16 @@ A template pool is a TSV file, one template per line::
     id <TAB> task <TAB> split <TAB> prefix <TAB> postfix
 
 ``prefix``/``postfix`` go around the utterance (its speech, or its transcript when the
-text LLM answers); ``{lang}`` in them is replaced by the utterance's language name, and
-``\\n`` stands for a newline. ``split`` is ``train`` for templates used in training and
+text LLM answers); ``{lang}`` in them is replaced by the utterance's language name,
+``{target}`` by another language's name drawn for the utterance (see :func:`draw_target`;
+as the authors' pool names random target languages), and ``\\n`` stands for a newline. ``split`` is ``train`` for templates used in training and
 anything else (``heldout``) for templates kept for zero-shot tests.
 """
 
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 _ESCAPES = {"\\n": "\n", "\\t": "\t"}
 
@@ -26,9 +27,20 @@ class Template:
     prefix: str
     postfix: str
 
-    def render(self, lang_name: str) -> Tuple[str, str]:
-        """(prefix, postfix) for an utterance in the language called ``lang_name``."""
-        return self.prefix.replace("{lang}", lang_name), self.postfix.replace("{lang}", lang_name)
+    @property
+    def needs_target(self) -> bool:
+        return "{target}" in self.prefix or "{target}" in self.postfix
+
+    def render(self, lang_name: str, target_name: Optional[str] = None) -> Tuple[str, str]:
+        """(prefix, postfix) for an utterance in the language called ``lang_name``
+        (``target_name``: the language ``{target}`` names)."""
+        if self.needs_target and target_name is None:
+            raise ValueError(f"template {self.id} names a {{target}} language: give one")
+
+        def fill(text: str) -> str:
+            return text.replace("{lang}", lang_name).replace("{target}", target_name or "")
+
+        return fill(self.prefix), fill(self.postfix)
 
 
 def _unescape(field: str) -> str:
@@ -86,3 +98,15 @@ def draw_templates(uttids: Sequence[str], pool: Sequence[Template], k: int, seed
     if k > len(pool):
         raise ValueError(f"cannot draw {k} distinct templates from a pool of {len(pool)}")
     return {uid: random.Random(f"{seed}:{uid}").sample(list(pool), k) for uid in uttids}
+
+
+def draw_target(uttid: str, template: Template, lang_name: str, names: Sequence[str], seed: int) -> Optional[str]:
+    """The ``{target}`` language of ``template`` for one utterance: one of ``names`` other
+    than the utterance's own, drawn reproducibly from (seed, utterance, template); None
+    for a template without ``{target}``."""
+    if not template.needs_target:
+        return None
+    others = sorted(set(names) - {lang_name})
+    if not others:
+        raise ValueError(f"template {template.id}: no {{target}} language other than {lang_name}")
+    return random.Random(f"{seed}:{uttid}:{template.id}:target").choice(others)

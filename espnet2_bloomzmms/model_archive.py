@@ -141,9 +141,14 @@ def extract_archive(archive, dest) -> dict:
     if not zipfile.is_zipfile(archive):
         raise ArchiveError(f"{archive}: not a zip archive ({archive.stat().st_size} bytes): truncated "
                            "download, or another kind of file named .zip?")
-    with zipfile.ZipFile(archive) as zf:
+    try:
+        zf = zipfile.ZipFile(archive)
         names = [n for n in zf.namelist() if not n.endswith("/")]
-        meta = read_meta(zf.read("meta.yaml") if "meta.yaml" in names else None, archive)
+        meta_text = zf.read("meta.yaml") if "meta.yaml" in names else None
+    except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise ArchiveError(f"{archive}: corrupt archive ({type(e).__name__}: {e})") from e
+    with zf:
+        meta = read_meta(meta_text, archive)
         root = dest.resolve()
         for name in names:
             if root not in (dest / name).resolve().parents:
@@ -215,6 +220,8 @@ def unpack_model(archive, dest=None) -> Tuple[Path, Path]:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if killed
         if current():  # another process unpacked it while this one waited
             return files
+        for stale in dest.parent.glob(dest.name + ".tmp*"):  # left by a killed extraction (we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp", dir=dest.parent))
         try:
             extract_archive(archive, tmp)

@@ -52,15 +52,7 @@ def train_in_process(cmd: List[str], monkeypatch, before: Optional[Callable] = N
 
 
 def load_training_checkpoint(path: Path) -> dict:
-    """ESPnet's ``checkpoint.pth`` (model, reporter, optimizer and scheduler states) with
-    ``weights_only=True``: besides tensors it holds numpy scalars and the reporter's
-    timedeltas, allowed here by name; nothing else can run while it loads."""
-    import datetime
+    """ESPnet's ``checkpoint.pth``, loaded as our training entry loads it (weights only)."""
+    from espnet2_bloomzmms.train.atomic_checkpoints import load_training_checkpoint as load
 
-    import numpy as np
-    import torch
-
-    allowed = [np._core.multiarray.scalar, np.dtype, datetime.timedelta,
-               *{type(np.dtype(t)) for t in ("float64", "float32", "int64")}]
-    with torch.serialization.safe_globals(allowed):
-        return torch.load(path, weights_only=True)
+    return load(path)

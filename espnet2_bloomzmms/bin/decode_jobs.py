@@ -13,7 +13,9 @@
 resumes and records its settings as a single decode does. ``merge`` checks that every
 part is complete and that all were made with the same model, data and settings, then
 writes ``DECODE/text`` (and ``text_ctc``, ``skipped``, ``decode_settings.yaml``) as one job
-would have: a later single-job run with the same settings finds the decode complete.
+would have (an utterance's answer does not depend on the batch it is decoded in, which the
+tests check), so a later single-job run with the same settings finds the decode complete;
+what ``DECODE`` held from other settings is moved to ``DECODE/replaced/``.
 """
 
 import argparse
@@ -24,8 +26,8 @@ from typing import Dict, List
 
 import yaml
 
-from espnet2_bloomzmms.bin.inference import OUTPUTS, SETTINGS_FILE
-from espnet2_bloomzmms.data.datadir import atomic_path, read_kv, write_kv
+from espnet2_bloomzmms.decode_dir import OUTPUTS, SETTINGS_FILE, replace_earlier_results, write_results
+from espnet2_bloomzmms.data.datadir import atomic_path, read_kv
 
 
 def split_keys(data_dir, nj: int, output_dir) -> List[Path]:
@@ -89,15 +91,11 @@ def merge_parts(data_dir, parts: List, output_dir) -> Dict[str, int]:
         if missing:
             raise ValueError(f"{name}: {len(missing)} utterances of {data_dir / 'wav.scp'} are in no part "
                              f"({', '.join(missing[:5])}): were the keys split from this data dir?")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for name, texts in merged.items():
-        write_kv(output_dir / name, texts, escape=False)
-    if skipped:
-        write_kv(output_dir / "skipped", skipped, escape=False)
-    elif (output_dir / "skipped").exists():
-        (output_dir / "skipped").unlink()
-    with atomic_path(output_dir / SETTINGS_FILE) as tmp:
-        tmp.write_text(yaml.safe_dump(first, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    record = output_dir / SETTINGS_FILE
+    earlier = yaml.safe_load(record.read_text(encoding="utf-8")) if record.is_file() else None
+    if earlier != first:  # what the decode dir held came from other settings: kept aside
+        replace_earlier_results(output_dir, ["merged from jobs with other settings"])
+    write_results(output_dir, sorted(merged), merged, sorted(expected), skipped, first)
     return {name: len(texts) for name, texts in merged.items()} | {"skipped": len(skipped)}
 
 

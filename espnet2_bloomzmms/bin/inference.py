@@ -37,14 +37,12 @@ partial files. ``DECODE_DIR/decode_settings.yaml`` records the model (paths, siz
 times), the data files' checksums and every setting that changes the answers (not the
 device or batch size). A decode dir whose record matches and whose outputs cover every
 utterance is skipped; a rerun with another model, data or settings moves the earlier
-results to ``DECODE_DIR/replaced/`` (with their record) and decodes afresh.
+results to ``DECODE_DIR/replaced/`` (with their record) and decodes afresh. Skipped
+utterances are checked again on every run (repaired audio gets decoded).
 """
 
 import argparse
-import hashlib
 import logging
-import os
-import shutil
 import sys
 import time
 from collections import Counter
@@ -54,13 +52,22 @@ from typing import Dict, List, Optional, Tuple
 import yaml
 from espnet2.utils.types import str2bool, str_or_none
 
-from espnet2_bloomzmms.data.datadir import DataDirError, atomic_path, read_kv, write_kv
+from espnet2_bloomzmms.data.datadir import atomic_path, read_kv
 from espnet2_bloomzmms.inference import SAMPLE_RATE, BloomzMMS, check_waveform
+from espnet2_bloomzmms.decode_dir import (
+    OUTPUTS,
+    SETTINGS_FILE,
+    differences,
+    file_id,
+    read_done,
+    replace_earlier_results,
+    sha256,
+    write_results,
+)
 from espnet2_bloomzmms.model_archive import find_model_file
+from espnet2_bloomzmms.utils.append_files import flush, open_for_append
 from espnet2_bloomzmms.wav_scp import open_wav_scp, read_mono
 
-SETTINGS_FILE = "decode_settings.yaml"
-OUTPUTS = ("text", "text_ctc")  #: the LLM's answers, the CTC head's greedy output
 TRAINED_SECONDS = 30.0  #: the longest utterances the recipes train on
 
 
@@ -150,85 +157,23 @@ def _one_line(text: str) -> str:
     return " ".join(text.replace("\r", "\n").split("\n")).strip()
 
 
-def _file_id(path) -> dict:
-    """What identifies a local file without reading it all: its path, size and mtime."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def _sha256(path: Path) -> Optional[str]:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-
-
 def decode_settings(args, data_dir: Path) -> dict:
     """The record of what makes this decode's answers: model, data, generation settings."""
     if args.model_dir is not None and Path(args.model_dir).exists():
         local = Path(args.model_dir)
         files = [local] if local.is_file() else [local / "config.yaml", find_model_file(local)]
-        model = {"model_dir": str(local.resolve()), "files": [_file_id(f) for f in files]}
+        model = {"model_dir": str(local.resolve()), "files": [file_id(f) for f in files]}
     elif args.model_dir is not None:  # a hub name
         model = {"model_dir": args.model_dir, "revision": args.revision}
     else:
-        model = {"files": [_file_id(f) for f in (args.config, args.model_file) if f is not None]}
-    data = {name: _sha256(data_dir / name) for name in ("wav.scp", "wav2.scp", "prefix", "middle", "postfix")}
-    data["wav_scp"] = _sha256(Path(args.wav_scp)) if args.wav_scp else None
-    data["keys"] = _sha256(Path(args.key_file)) if args.key_file else None
+        model = {"files": [file_id(f) for f in (args.config, args.model_file) if f is not None]}
+    data = {name: sha256(data_dir / name) for name in ("wav.scp", "wav2.scp", "prefix", "middle", "postfix")}
+    data["wav_scp"] = sha256(Path(args.wav_scp)) if args.wav_scp else None
+    data["keys"] = sha256(Path(args.key_file)) if args.key_file else None
     generation = {k: getattr(args, k) for k in (
         "dtype", "max_new_tokens", "num_beams", "length_penalty", "repetition_penalty", "no_repeat_ngram_size",
         "prefix", "postfix", "allowed_answers", "max_seconds", "chunk_seconds", "max_prompt_length", "resample")}
     return {"model": model, "data": data, "generation": generation}
-
-
-def _differences(old: dict, new: dict, where: str = "") -> List[str]:
-    out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{where}{key}.")
-        elif a != b:
-            out.append(f"{where}{key}: {a!r} -> {b!r}")
-    return out
-
-
-def _read_partial(path: Path) -> Dict[str, str]:
-    """Answers appended so far; a last line cut off by a kill (no newline) is dropped."""
-    if not path.is_file():
-        return {}
-    done = {}
-    with open(path, encoding="utf-8", newline="\n") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break
-            uttid, _, text = line[:-1].partition(" ")
-            done[uttid] = text
-    return done
-
-
-def _read_done(out_dir: Path, name: str) -> Dict[str, str]:
-    done = {}
-    if (out_dir / name).is_file():
-        try:
-            done.update(read_kv(out_dir / name))
-        except (DataDirError, UnicodeDecodeError):
-            pass
-    done.update(_read_partial(out_dir / f"{name}.partial"))
-    return done
-
-
-def _replace_earlier_results(out_dir: Path, names: List[str], why: List[str]) -> None:
-    """Move results made with other settings to DECODE_DIR/replaced/ (never delete them)."""
-    earlier = [out_dir / n for n in (SETTINGS_FILE, "skipped", *names, *(f"{n}.partial" for n in names))]
-    earlier = [p for p in earlier if p.is_file()]
-    if not earlier:
-        return
-    replaced = out_dir / "replaced"
-    shutil.rmtree(replaced, ignore_errors=True)
-    replaced.mkdir()
-    for p in earlier:
-        os.replace(p, replaced / p.name)
-    logging.warning("%s was decoded with other settings (%s): moved its results to %s and decoding afresh",
-                    out_dir, "; ".join(why) if why else "no settings record", replaced)
 
 
 def read_speech(readers, u: str, args, check) -> tuple:
@@ -335,17 +280,17 @@ def main(cmd=None):
     record = out_dir / SETTINGS_FILE
     earlier = yaml.safe_load(record.read_text(encoding="utf-8")) if record.is_file() else None
     if earlier != settings:
-        _replace_earlier_results(out_dir, names, _differences(earlier, settings) if earlier else [])
-    skipped = read_kv(out_dir / "skipped") if (out_dir / "skipped").is_file() else {}
-    done = {n: _read_done(out_dir, n) for n in names}
-    todo = [u for u in uttids if u not in skipped and any(u not in done[n] for n in names)]
+        replace_earlier_results(out_dir, differences(earlier, settings) if earlier else [])
+    if paired and args.chunk_seconds is not None:
+        raise SystemExit(f"{data_dir}: spoken sentence pairs cannot be cut into chunks: leave out --chunk_seconds")
+    done = {n: read_done(out_dir, n) for n in names}
+    # (utterances skipped by an earlier run are checked again: repaired audio gets decoded,
+    # and --on_bad_input error refuses what is still bad)
+    todo = [u for u in uttids if any(u not in done[n] for n in names)]
     if not todo:
-        for n in names:  # finish what a kill between the last batch and the final write left
-            if (out_dir / f"{n}.partial").is_file() or not (out_dir / n).is_file():
-                write_kv(out_dir / n, {u: done[n][u] for u in uttids if u in done[n]}, escape=False)
-                (out_dir / f"{n}.partial").unlink(missing_ok=True)
-        print(f"{out_dir}: {', '.join(names)} already cover all {len(uttids) - len(skipped)} decodable "
-              f"utterances ({len(skipped)} skipped); nothing to decode")
+        if any((out_dir / f"{n}.partial").is_file() or not (out_dir / n).is_file() for n in names):
+            write_results(out_dir, names, done, uttids, {}, settings)  # a kill came before the final write
+        print(f"{out_dir}: {', '.join(names)} already cover all {len(uttids)} utterances; nothing to decode")
         return
 
     lengths, bad = check_inputs(readers, todo, args)
@@ -356,6 +301,12 @@ def main(cmd=None):
                          + ("\n  ..." if len(bad) > 20 else ""))
     for u, reason in bad.items():
         logging.warning("skipping %s", reason)
+    skipped = dict(bad)
+    if not lengths:  # nothing decodable: no model to load
+        write_results(out_dir, names, done, uttids, skipped, settings)
+        logging.warning("%d of %d utterances skipped (listed in %s); nothing else to decode", len(skipped),
+                        len(uttids), out_dir / "skipped")
+        return
     _warn_long(lengths, args.chunk_seconds)
 
     options = dict(
@@ -371,13 +322,10 @@ def main(cmd=None):
         bloomzmms = BloomzMMS(args.config, args.model_file, **options)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(record) as tmp:
+    with atomic_path(record) as tmp:  # before any answer is appended: the partial files' settings
         tmp.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    skipped.update(bad)
-    if bad:
-        write_kv(out_dir / "skipped", skipped, escape=False)
     order = sorted(lengths, key=lambda u: -lengths[u])  # similar lengths batch together
-    partials = {n: open(out_dir / f"{n}.partial", "a", encoding="utf-8", newline="\n") for n in names}
+    partials = {n: open_for_append(out_dir / f"{n}.partial") for n in names}
     resampled: Counter = Counter()
     start = time.perf_counter()
     try:
@@ -391,8 +339,6 @@ def main(cmd=None):
             try:
                 answers = decode_batch(bloomzmms, waves, prefixes, postfixes, args, middles)
             except ValueError:  # e.g. too few frames for the encoder, or an overlong prompt
-                if args.on_bad_input == "error":
-                    raise
                 answers = {n: {} for n in names}
                 for u in ids:  # find the utterance(s) at fault, decode the others
                     try:
@@ -400,15 +346,16 @@ def main(cmd=None):
                                                      middles).items():
                             answers[n].update(texts)
                     except ValueError as e:
-                        skipped[u] = " ".join(f"utterance {u} ({readers[0].get_path(u)}): {e}".split())
-                        logging.warning("skipping %s", skipped[u])
-                        write_kv(out_dir / "skipped", skipped, escape=False)
+                        reason = " ".join(f"utterance {u} ({readers[0].get_path(u)}): {e}".split())
+                        if args.on_bad_input == "error":
+                            raise SystemExit(f"{wav_scp}: {reason} (--on_bad_input skip decodes the others)") from e
+                        skipped[u] = reason
+                        logging.warning("skipping %s", reason)
             for n, texts in answers.items():
                 for u, t in texts.items():
                     done[n][u] = _one_line(t)
                     partials[n].write(f"{u} {done[n][u]}\n")
-                partials[n].flush()
-                os.fsync(partials[n].fileno())
+                flush(partials[n])
             logging.info("decoded %d/%d utterances (%.1f s)", b + len(ids), len(order), time.perf_counter() - start)
     finally:
         for f in partials.values():
@@ -416,9 +363,7 @@ def main(cmd=None):
 
     for rate, n in sorted(resampled.items()):
         logging.info("resampled %d utterances from %d Hz to %d Hz", n, rate, SAMPLE_RATE)
-    for n in names:
-        write_kv(out_dir / n, {u: done[n][u] for u in uttids if u in done[n]}, escape=False)
-        (out_dir / f"{n}.partial").unlink()
+    write_results(out_dir, names, done, uttids, skipped, settings)
     if skipped:
         logging.warning("%d of %d utterances skipped (listed in %s)", len(skipped), len(uttids), out_dir / "skipped")
     logging.info("wrote %s", ", ".join(str(out_dir / n) for n in names))

@@ -8,8 +8,10 @@
 
 - T:   every utterance with the ASR instruction (template ``--asr_template``), target = transcript.
 - MI:  ``k`` templates per utterance drawn from the other training templates (or from
-       ``--mi_templates``, a JSON list of [prefix, postfix] pairs as the authors'); the
-       target is what the text LLM answers (greedy) to ``prefix + transcript + postfix``.
+       ``--mi_templates``, a JSON list of [prefix, postfix] pairs as the authors'), a
+       ``{target}`` language drawn for each from ``--target_languages``; the target is what
+       the text LLM answers (greedy) to ``prefix + transcript + postfix``. Speed-perturbed
+       copies (``utt2uniq``) get their original's draws, so they share its answers.
 - TMI: T and MI together.
 Every variant dir also gets ``transcript`` (the utterance's transcript, whatever ``text``
 is): the CTC target where instruction training keeps a CTC loss (``ctc_weight > 0``).
@@ -28,7 +30,6 @@ generates what is still missing and writes the data dirs.
 import argparse
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Dict, Tuple
@@ -44,8 +45,15 @@ from espnet2_bloomzmms.data.datadir import (
     write_data_dir,
     write_kv,
 )
-from espnet2_bloomzmms.instructions import draw_templates, read_language_names, read_prompt_pairs, read_templates
+from espnet2_bloomzmms.instructions import (
+    draw_target,
+    draw_templates,
+    read_language_names,
+    read_prompt_pairs,
+    read_templates,
+)
 from espnet2_bloomzmms.text_generation import TextGenerator
+from espnet2_bloomzmms.utils.append_files import complete_lines, flush, open_for_append
 
 #: per-utterance files copied to every copy of an utterance (besides write_data_dir's)
 EXTRA_FILES = ("utt2num_samples",)
@@ -53,20 +61,14 @@ EXTRA_FILES = ("utt2num_samples",)
 
 def read_cache(path: Path) -> Dict[Tuple[str, ...], str]:
     """prompt segments -> answer, from a JSON-lines file written by :func:`append_cache`;
-    a last line cut off by a kill (no newline) is ignored (it is generated again)."""
-    if not path.exists():
-        return {}
+    a last line cut off by a kill is ignored (it is generated again)."""
     answers = {}
-    with path.open(encoding="utf-8", newline="\n") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.endswith("\n"):
-                logging.warning(f"{path}:{lineno}: ignoring a line cut off by an interrupted run")
-                break
-            try:
-                prompt, answer = json.loads(line)
-            except ValueError as e:
-                raise SystemExit(f"{path}:{lineno}: not an answer-cache line ({e}); remove the line or the file") from e
-            answers[tuple(prompt)] = answer
+    for lineno, line in enumerate(complete_lines(path), 1):
+        try:
+            prompt, answer = json.loads(line)
+        except ValueError as e:
+            raise SystemExit(f"{path}:{lineno}: not an answer-cache line ({e}); remove the line or the file") from e
+        answers[tuple(prompt)] = answer
     return answers
 
 
@@ -81,26 +83,10 @@ def read_caches(exp_dir: Path) -> Dict[Tuple[str, ...], str]:
 def append_cache(path: Path, answers: Dict[Tuple[str, ...], str]) -> None:
     """Append answers, flushed to disk (a kill loses at most the line being written; that
     cut-off line is removed before anything is appended after it)."""
-    if path.exists() and path.stat().st_size:
-        with path.open("r+b") as f:
-            end = f.seek(0, os.SEEK_END)
-            f.seek(end - 1)
-            if f.read(1) != b"\n":  # find the last complete line, reading backwards
-                pos = end
-                while pos > 0:
-                    start = max(0, pos - (1 << 16))
-                    f.seek(start)
-                    cut = f.read(pos - start).rfind(b"\n")
-                    if cut >= 0:
-                        pos = start + cut + 1
-                        break
-                    pos = start
-                f.truncate(pos)
-    with path.open("a", encoding="utf-8", newline="\n") as f:
+    with open_for_append(path) as f:
         for prompt, answer in answers.items():
             f.write(json.dumps([list(prompt), answer], ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+        flush(f)
 
 
 def write_variant(dst: Path, src: Path, utts: Dict[str, dict], origin: Dict[str, str],
@@ -130,6 +116,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--asr_template", default="T")
     parser.add_argument("--variants", nargs="+", default=["T", "MI", "TMI"], choices=["T", "MI", "TMI"],
                         help="which data dirs to write (T alone needs no LLM)")
+    parser.add_argument("--target_languages", type=Path, default=None,
+                        help="TSV: language code, English name: the languages a template's {target} names, one "
+                        "drawn per utterance and template (default: --languages)")
     parser.add_argument("--k", type=int, default=2, help="templates per utterance in MI")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max_new_tokens", type=int, default=128)
@@ -195,11 +184,17 @@ def main(cmd=None) -> None:
                 shutil.copyfile(src, tmp)
 
     needs_mi = bool({"MI", "TMI"} & set(args.variants))
-    draws = draw_templates(sorted(text), pool, args.k, args.seed) if needs_mi else {}
+    # speed-perturbed copies (utt2uniq) draw as their original: they share its prompts and answers
+    uniq = read_kv(args.src / "utt2uniq") if (args.src / "utt2uniq").is_file() else {}
+    source = {uid: uniq.get(uid, uid) for uid in text}
+    draws = draw_templates(sorted(set(source.values())), pool, args.k, args.seed) if needs_mi else {}
+    targets = read_language_names(args.target_languages) if args.target_languages else names
     prompts = {}
-    for uid, chosen in draws.items():
-        for template in chosen:
-            prefix, postfix = template.render(names[utt2lang[uid]])
+    for uid in sorted(text) if needs_mi else []:
+        lang = names[utt2lang[uid]]
+        for template in draws[source[uid]]:
+            target = draw_target(source[uid], template, lang, list(targets.values()), args.seed)
+            prefix, postfix = template.render(lang, target)
             prompts[uid, template.id] = (prefix, postfix, (prefix, text[uid], postfix))
 
     answers = read_caches(args.exp_dir)

@@ -145,6 +145,9 @@ def main(cmd: Optional[List[str]] = None) -> Dict[str, Path]:
     prefixes = _instructions(parser, args.data_dir, "prefix", args.prefix, uttids)
     postfixes = _instructions(parser, args.data_dir, "postfix", args.postfix, uttids)
     seconds, middles = _texts(parser, args.text2, uttids, "--text2"), None
+    unpaired = sorted(set(seconds) - set(texts))
+    if unpaired:
+        parser.error(f"--text2: {', '.join(unpaired)} has no --text of that name")
     if (args.data_dir / "middle").is_file():
         middles = _instructions(parser, args.data_dir, "middle", None, uttids)
         lacking = sorted(set(texts) - set(seconds))

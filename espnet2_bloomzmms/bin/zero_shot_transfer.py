@@ -24,7 +24,7 @@ from espnet2.utils.types import str2bool
 
 from espnet2_bloomzmms.data.datadir import atomic_path, read_kv, write_kv
 from espnet2_bloomzmms.inference import BloomzMMS
-from espnet2_bloomzmms.instructions import read_language_names, read_templates
+from espnet2_bloomzmms.instructions import draw_target, read_language_names, read_templates
 from espnet2_bloomzmms.text_generation import TextGenerator
 from espnet2_bloomzmms.wav_scp import open_wav_scp, read_mono
 
@@ -65,7 +65,8 @@ def main(cmd=None) -> dict:
 
     rows = []
     for t in templates:
-        rendered = [t.render(names[utt2lang[u]]) for u in uids]
+        rendered = [t.render(names[utt2lang[u]], draw_target(u, t, names[utt2lang[u]], list(names.values()), 0))
+                    for u in uids]
         prefixes, postfixes = [p for p, _ in rendered], [q for _, q in rendered]
         spoken = []
         for i in range(0, len(uids), args.batch_size):

@@ -13,6 +13,7 @@ then skips the whole batch with it. Test sets keep them (decoding skips and list
 """
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -90,13 +91,15 @@ def _copy_without(src: Path, dst: Path, dropped) -> None:
     """Copy ``src`` byte for byte but without the dropped utterances' lines (spk2utt:
     without them in each speaker's list, and without speakers left with none)."""
     lines = []
-    for line in src.read_text(encoding="utf-8").splitlines(keepends=True):
-        key, sep, rest = line.partition(" ")
+    for line in src.read_text(encoding="utf-8").split("\n"):  # (only \n ends a line, as in Kaldi)
+        if not line:
+            continue
+        key = re.split("[ \t]", line, maxsplit=1)[0]  # the id ends at the first space or tab
         if src.name == "spk2utt":
-            utts = [u for u in rest.split() if u not in dropped]
+            utts = [u for u in line.split()[1:] if u not in dropped]
             if utts:
                 lines.append(f"{key} {' '.join(utts)}\n")
-        elif key.rstrip("\n") not in dropped:
-            lines.append(line)
+        elif key not in dropped:
+            lines.append(line + "\n")
     with atomic_path(dst) as tmp:
         tmp.write_text("".join(lines), encoding="utf-8")

@@ -11,6 +11,7 @@ of ESPnet's trainer, and ESPnet's DeepSpeed check for the default trainer class 
 """
 
 import contextlib
+import logging
 import os
 import types
 import zipfile
@@ -50,18 +51,43 @@ def atomic_trainer_saves():
         trainer_module.torch = original
 
 
+def load_training_checkpoint(path) -> dict:
+    """ESPnet's ``checkpoint.pth`` (model, reporter, optimizer and scheduler states) with
+    ``weights_only=True``: besides tensors it holds numpy scalars and the reporter's
+    timedeltas, allowed here by name; nothing else can run while it loads."""
+    import datetime
+
+    import numpy as np
+
+    allowed = [np._core.multiarray.scalar, np.dtype, datetime.timedelta,
+               *{type(np.dtype(t)) for t in ("float64", "float32", "int64")}]
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+
+
 def prepare_output_dir(output_dir, resume: bool) -> None:
-    """Remove the temporary files of saves a kill interrupted, and (``resume``) refuse a
-    ``checkpoint.pth`` that cannot be complete (a kill during a save by a version without
-    atomic saves) before ESPnet fails on it mid-start-up."""
+    """Before training starts in ``output_dir``: remove the temporary files of saves a
+    kill interrupted; with ``resume``, refuse a ``checkpoint.pth`` that cannot be complete
+    (a kill during a save by a version without atomic saves) before ESPnet fails on it,
+    and write the last epoch's ``<N>epoch.pth`` from the checkpoint when a kill came
+    between the two saves (the n-best averaging at the end needs every kept epoch)."""
     output_dir = Path(output_dir)
     for tmp in output_dir.glob(".*.pth.*.tmp"):
         tmp.unlink(missing_ok=True)
     checkpoint = output_dir / "checkpoint.pth"
-    if resume and checkpoint.is_file() and not zipfile.is_zipfile(checkpoint):
+    if not (resume and checkpoint.is_file()):
+        return
+    if not zipfile.is_zipfile(checkpoint):
         epochs = sorted(output_dir.glob("*epoch.pth"), key=lambda p: p.stat().st_mtime)
         hint = f" or start from the last epoch's weights with --init_param {epochs[-1]}" if epochs else ""
         raise RuntimeError(
             f"{checkpoint}: truncated or corrupt ({checkpoint.stat().st_size} bytes; was the job killed while "
             f"saving it?): cannot resume from it. Move it away to train from the start{hint}"
         )
+    state = load_training_checkpoint(checkpoint)
+    epoch_file = output_dir / f"{state['reporter']['epoch']}epoch.pth"
+    if not epoch_file.exists():
+        logging.warning("%s is missing (the job was killed between saving %s and it): writing it from the checkpoint",
+                        epoch_file, checkpoint)
+        with atomic_path(epoch_file) as tmp:
+            torch.save(state["model"], tmp)

@@ -294,3 +294,50 @@ def test_a_data_dir_of_spoken_sentence_pairs(espeak_data_dir, exp_dir, tmp_path)
     (data / "middle").unlink()
     with pytest.raises(SystemExit, match="middle: missing"):
         main(["--model_dir", str(exp_dir), "--data_dir", str(data), "--output_dir", str(tmp_path / "d")])
+
+
+def test_a_line_cut_inside_a_character_is_decoded_again(espeak_data_dir, exp_dir, tmp_path):
+    out = tmp_path / "decode"
+    main(_cmd(exp_dir, espeak_data_dir, out))
+    full = read_kv(out / "text")
+    first, second = sorted(full)[:2]
+    (out / "text").unlink()
+    (out / "text_ctc").unlink()
+    # what a kill leaves: one complete line, then one cut inside a multi-byte character
+    (out / "text.partial").write_bytes(f"{first} {full[first]}\n{second} Grüß".encode()[:-1])
+    main(_cmd(exp_dir, espeak_data_dir, out))
+    assert read_kv(out / "text") == full and not (out / "text.partial").exists()
+
+
+def test_reruns_replace_every_earlier_output_and_recheck_skipped_audio(espeak_data_dir, exp_dir, tmp_path, monkeypatch):
+    import espnet2_bloomzmms.bin.inference as cli
+
+    bad = _bad_data_dir(espeak_data_dir, tmp_path)
+    out = tmp_path / "decode"
+    main(_cmd(exp_dir, bad, out))  # --ctc true: text and text_ctc; 3 skipped
+    main(_cmd(exp_dir, bad, out)[:-2] + ["--num_beams", "2"])  # other settings, text only
+    assert (out / "replaced" / "text_ctc").exists() and not (out / "text_ctc").exists()
+    with pytest.raises(SystemExit, match="3 of 3 utterances cannot be decoded"):  # the skipped, checked again
+        main(_cmd(exp_dir, bad, out)[:-2] + ["--num_beams", "2", "--on_bad_input", "error"])
+    monkeypatch.setattr(cli.BloomzMMS, "from_pretrained", lambda *a, **k: pytest.fail("nothing to decode"))
+    main(_cmd(exp_dir, bad, out)[:-2] + ["--num_beams", "2"])  # only bad ones left: no model is loaded
+    assert len(read_kv(out / "skipped")) == 3 and len(read_kv(out / "text")) == 6
+    monkeypatch.undo()
+    import soundfile
+
+    good = next(iter(read_kv(espeak_data_dir / "wav.scp").values()))
+    soundfile.write(tmp_path / "short.wav", soundfile.read(good, dtype="float32")[0], 16000)  # repaired
+    main(_cmd(exp_dir, bad, out)[:-2] + ["--num_beams", "2"])
+    assert "zz_short" in read_kv(out / "text") and "zz_short" not in read_kv(out / "skipped")
+
+
+def test_sentence_pairs_are_not_chunked(espeak_data_dir, exp_dir, tmp_path):
+    import shutil
+
+    data = tmp_path / "pairs"
+    shutil.copytree(espeak_data_dir, data)
+    shutil.copy(data / "wav.scp", data / "wav2.scp")
+    shutil.copy(data / "postfix", data / "middle")
+    with pytest.raises(SystemExit, match="pairs cannot be cut into chunks"):
+        main(["--model_dir", str(exp_dir), "--data_dir", str(data), "--output_dir", str(tmp_path / "d"),
+              "--chunk_seconds", "30"])

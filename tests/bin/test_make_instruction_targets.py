@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from espnet2_bloomzmms.bin import make_instruction_targets
-from espnet2_bloomzmms.data.datadir import read_kv, validate_data_dir
+from espnet2_bloomzmms.data.datadir import read_kv, validate_data_dir, write_kv
 from espnet2_bloomzmms.text_generation import TextGenerator
 
 POOL = (
@@ -155,3 +155,32 @@ def test_a_line_cut_off_by_a_kill_is_generated_again(setup):
     before = read_kv(out / "train_MI" / "text")
     assert read_kv(run() / "train_MI" / "text") == before
     assert len(make_instruction_targets.read_cache(cache)) == len(lines)  # the cut line's answer came back
+
+
+def test_speed_perturbed_copies_share_their_originals_prompts(setup, tmp_path):
+    """With utt2uniq (what speed perturbation writes), the copy ``sp0.9-u`` draws the
+    templates and {target} languages of ``u``: the same prompts, generated once."""
+    src, run, _ = setup
+    from espnet2_bloomzmms.data.datadir import read_data_dir, write_data_dir
+
+    utts = read_data_dir(src)
+    copies = {f"sp0.9-{u}": f for u, f in utts.items()}
+    write_data_dir(src, {**utts, **copies})
+    write_kv(src / "utt2uniq", {**{u: u for u in utts}, **{c: c[len("sp0.9-"):] for c in copies}})
+    write_kv(src / "utt2num_samples", {u: "1000" for u in {**utts, **copies}})
+    pool = tmp_path / "pool.tsv"
+    pool.write_text(pool.read_text() + "tgt1\ttranslate\ttrain\tTranslate to {target}: \t\\nIn {target}:\n")
+    out = run(k=4)
+    prefix, text = read_kv(out / "train_MI" / "prefix"), read_kv(out / "train_MI" / "text")
+    for uid in prefix:
+        if uid.startswith("sp0.9-"):
+            assert prefix[uid] == prefix[uid[len("sp0.9-"):]] and text[uid] == text[uid[len("sp0.9-"):]]
+    cache = make_instruction_targets.read_cache(out / "targets" / "answers.jsonl")
+    postfix, said = read_kv(out / "train_MI" / "postfix"), read_kv(out / "train_MI" / "transcript")
+    originals = {(prefix[u], said[u], postfix[u]) for u in prefix if not u.startswith("sp")}
+    assert set(cache) == originals  # the copies added no prompt of their own
+    drawn = [p for u, p in prefix.items() if u.endswith("-tgt1")]
+    assert drawn and all(p in ("Translate to English: ", "Translate to German: ") for p in drawn)
+    lang = read_kv(src / "utt2lang")
+    for u in (u for u in prefix if u.endswith("-tgt1")):  # never into the utterance's own language
+        assert prefix[u] != {"en": "Translate to English: ", "de": "Translate to German: "}[lang[u.rsplit("-", 1)[0]]]

@@ -44,7 +44,7 @@ def train_args(config: Path, data: Path, keys: Path, exp: Path, *extra) -> list:
 def _train_child(args: list, log: Path, kill_at_step: int, kill_in_save: int = 0) -> None:
     """Child process: the training entry point, output to ``log``; SIGKILLs itself at
     its ``kill_at_step``-th training step when that is > 0, or halfway through writing
-    its ``kill_in_save``-th ``checkpoint.pth``."""
+    its ``kill_in_save``-th ``checkpoint.pth`` (< 0: just before writing ``<-kill_in_save>epoch.pth``)."""
     sys.stdout = sys.stderr = open(log, "w", buffering=1, encoding="utf-8")
     os.dup2(sys.stderr.fileno(), 2)
     import logging
@@ -67,6 +67,8 @@ def _train_child(args: list, log: Path, kill_at_step: int, kill_in_save: int = 0
         save, saves = torch.save, [0]
 
         def save_then_maybe_die(obj, f, *a, **kw):
+            if kill_in_save < 0 and isinstance(f, (str, os.PathLike)) and f"{-kill_in_save}epoch.pth" in str(f):
+                os.kill(os.getpid(), signal.SIGKILL)  # checkpoint.pth is written, <N>epoch.pth is not
             if isinstance(f, (str, os.PathLike)) and "checkpoint.pth" in os.path.basename(f):
                 saves[0] += 1
                 if saves[0] == kill_in_save:  # the bytes reach the disk, then the job dies
@@ -190,3 +192,23 @@ def test_a_truncated_checkpoint_is_named_before_resuming(setup, espeak_data_dir,
     with pytest.raises(RuntimeError, match=r"checkpoint.pth: truncated or corrupt \(104 bytes.*--init_param "
                        r".*1epoch.pth"):
         BloomzMMSTask.main(cmd=train_args(config, espeak_data_dir, keys, exp))
+
+
+def test_a_kill_between_the_checkpoint_and_the_epoch_file_is_repaired(setup, espeak_data_dir, tmp_path):
+    """Killed after epoch 2's checkpoint.pth, before its 2epoch.pth: the resumed run writes
+    2epoch.pth from the checkpoint and ends as the uninterrupted run."""
+    config, keys = setup(ctc_weight=0.5)
+    exp, reference = tmp_path / "interrupted", tmp_path / "reference"
+    runs = [(start(train_args(config, espeak_data_dir, keys, reference), tmp_path / "reference.log"), reference),
+            (start(train_args(config, espeak_data_dir, keys, exp), tmp_path / "interrupted.log", kill_in_save=-2), exp)]
+    logs = [finish(process, tmp_path / f"{d.name}.log") for process, d in runs]
+    assert runs[1][0].exitcode == -signal.SIGKILL, logs[1][-3000:]
+    assert len(curve(exp)) == 2 and not (exp / "2epoch.pth").exists()
+    resumed = start(train_args(config, espeak_data_dir, keys, exp), tmp_path / "resumed.log")
+    log = finish(resumed, tmp_path / "resumed.log")
+    assert resumed.exitcode == 0, log[-3000:]
+    assert "2epoch.pth is missing" in log
+    assert curve(exp) == curve(reference)
+    got, expected = (torch.load(d / f"{EPOCHS}epoch.pth", weights_only=True) for d in (exp, reference))
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
+    assert sorted(p.name for p in exp.glob("*epoch.pth")) == sorted(p.name for p in reference.glob("*epoch.pth"))

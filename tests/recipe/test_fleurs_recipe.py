@@ -264,3 +264,18 @@ def test_multinode_without_launcher_is_refused(recipe, recorded):
     result = run(recipe, "--python", str(fake), "--stage", "5", "--stop_stage", "5", "--use_deepspeed", "true",
                  "--ctc_deepspeed_config", "conf/none.json", check=False)
     assert result.returncode != 0 and "DeepSpeed config conf/none.json is missing" in result.stderr
+
+
+def test_stage4_spreads_the_mi_answers_over_jobs(recipe, recorded):
+    fake, calls = recorded
+    (recipe / "dump/raw/train_sp").mkdir(parents=True)
+    (recipe / "dump/raw/train_sp/wav.scp").write_text("u1 a.wav\n")
+    (recipe / "dump/raw/train_sp_T/utt2lang").write_text("u1 en\n")
+    run(recipe, "--python", str(fake), "--stage", "4", "--stop_stage", "4", "--mi_nj", "3")
+    targets = [c for c in calls.read_text().splitlines() if "make_instruction_targets" in c]
+    shards = [c for c in targets if "--shard " in c]
+    assert sorted(re.search(r"--shard (\d)", c).group(1) for c in shards) == ["1", "2", "3"]
+    assert all("--num_shards 3" in c and "--src dump/raw/train_sp " in c for c in shards)
+    final = [c for c in targets if "--src dump/raw/train_sp " in c and "--shard " not in c]
+    assert len(final) == 1 and targets.index(final[0]) > max(map(targets.index, shards))  # after the jobs
+    assert all((recipe / f"exp/instruction_targets/train_sp/generate.{j}.log").exists() for j in (1, 2, 3))

@@ -131,36 +131,7 @@ parallel_opts() {  # parallel_opts EXP_DIR DEEPSPEED_JSON: multi-node and DeepSp
         echo --use_deepspeed true --deepspeed_config "$2"
     fi
 }
-run_jobs() {  # run_jobs NJ LOG CMD...: NJ jobs of CMD at once, "JOB" in LOG and CMD becoming 1..NJ
-    local nj=$1 log=$2; shift 2
-    if [ -n "${decode_cmd}" ]; then  # Kaldi's launcher interface (run.pl, slurm.pl, queue.pl)
-        ${decode_cmd} JOB=1:"${nj}" "${log}" "$@" || die "a job failed: see ${log//JOB/*} (rerun: they continue where they stopped)"
-        return
-    fi
-    local j failed=() pids=()
-    for j in $(seq "${nj}"); do  # local background jobs, job J on GPU (J-1) % ngpu
-        ( [ "${ngpu}" -gt 0 ] && export CUDA_VISIBLE_DEVICES=$(( (j - 1) % ngpu ))
-          exec "${@//JOB/${j}}" ) > "${log//JOB/${j}}" 2>&1 &
-        pids+=($!)
-    done
-    for j in "${!pids[@]}"; do wait "${pids[$j]}" || failed+=("${log//JOB/$((j + 1))}"); done
-    [ ${#failed[@]} -eq 0 ] || die "${#failed[@]} of ${nj} jobs failed: see ${failed[*]} (rerun: they continue where they stopped)"
-}
-decode() {  # decode DATA_DIR OUT_DIR ARGS...: bin.inference ${infer[@]} over ${decode_nj} jobs, merged
-    local data=$1 out=$2; shift 2
-    if [ "${decode_nj}" -le 1 ]; then
-        "${infer[@]}" --data_dir "${data}" --output_dir "${out}" "$@"
-        return
-    fi
-    local split=${out}/split${decode_nj} nj
-    "${python}" -m espnet2_bloomzmms.bin.decode_jobs split --data_dir "${data}" --nj "${decode_nj}" --output_dir "${split}" >/dev/null
-    nj=$(ls "${split}"/keys.* | wc -l)  # fewer when the set has fewer utterances
-    log "decoding ${data} in ${nj} jobs (logs: ${split}/decode.*.log)"
-    run_jobs "${nj}" "${split}/decode.JOB.log" "${infer[@]}" --data_dir "${data}" --key_file "${split}/keys.JOB" \
-        --output_dir "${split}/output.JOB" "$@"
-    "${python}" -m espnet2_bloomzmms.bin.decode_jobs merge --data_dir "${data}" --output_dir "${out}" \
-        $(for j in $(seq "${nj}"); do echo "${split}/output.${j}"; done)
-}
+. ./jobs.sh  # run_jobs, decode: work spread over jobs
 model_opts() {  # model_opts EXP_DIR: the inference CLI's options for an instruction-trained model
     if [ -n "${inference_model}" ]; then
         require "$1/${inference_model}" 6

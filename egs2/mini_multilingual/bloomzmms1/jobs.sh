@@ -1,0 +1,1 @@
+../../TEMPLATE/bloomzmms1/jobs.sh
