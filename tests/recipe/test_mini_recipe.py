@@ -62,6 +62,7 @@ def test_missing_espeak_says_how_to_install(recipe, tmp_path):
     assert "espeak-ng is not installed: apt-get install espeak-ng" in result.stderr
 
 
+@pytest.mark.timeout(1500)  # every stage end to end: 13 min on a busy 2-core machine, near the default 900 s
 def test_fast_mode_runs_every_stage(recipe):
     run(recipe, "--fast", "true", "--langs", "en,de,ru")
     for split in ("train", "dev", "test"):
