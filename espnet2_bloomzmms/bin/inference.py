@@ -52,6 +52,7 @@ from typing import Dict, List, Optional, Tuple
 import yaml
 from espnet2.utils.types import str2bool, str_or_none
 
+from espnet2_bloomzmms.data import files as data_files
 from espnet2_bloomzmms.data.datadir import atomic_path, read_kv
 from espnet2_bloomzmms.inference import SAMPLE_RATE, BloomzMMS, check_waveform
 from espnet2_bloomzmms.decode_dir import (
@@ -167,7 +168,8 @@ def decode_settings(args, data_dir: Path) -> dict:
         model = {"model_dir": args.model_dir, "revision": args.revision}
     else:
         model = {"files": [file_id(f) for f in (args.config, args.model_file) if f is not None]}
-    data = {name: sha256(data_dir / name) for name in ("wav.scp", "wav2.scp", "prefix", "middle", "postfix")}
+    # the data-dir files decoding reads: wav.scp, prefix, postfix, wav2.scp, middle
+    data = {name: sha256(data_dir / name) for name in data_files.decoded_files()}
     data["wav_scp"] = sha256(Path(args.wav_scp)) if args.wav_scp else None
     data["keys"] = sha256(Path(args.key_file)) if args.key_file else None
     generation = {k: getattr(args, k) for k in (

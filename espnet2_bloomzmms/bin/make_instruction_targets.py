@@ -37,6 +37,7 @@ from typing import Dict, Tuple
 import torch
 import yaml
 
+from espnet2_bloomzmms.data import files
 from espnet2_bloomzmms.data.datadir import (
     DataDirError,
     atomic_path,
@@ -55,8 +56,11 @@ from espnet2_bloomzmms.instructions import (
 from espnet2_bloomzmms.text_generation import TextGenerator
 from espnet2_bloomzmms.utils.append_files import complete_lines, flush, open_for_append
 
-#: per-utterance files copied to every copy of an utterance (besides write_data_dir's)
-EXTRA_FILES = ("utt2num_samples",)
+#: what every copy of an utterance keeps of the source's (files.DATA_FILES'
+#: instruction_targets "carry"): utts-dict fields (wav, spk, lang) ...
+CARRIED_FIELDS = tuple(f for f in files.DATA_FILES if f.instruction_targets == files.IT_CARRY and f.field)
+#: ... and the other per-utterance files, copied when the source has them (utt2num_samples)
+EXTRA_FILES = tuple(f.name for f in files.DATA_FILES if f.instruction_targets == files.IT_CARRY and not f.field)
 
 
 def read_cache(path: Path) -> Dict[Tuple[str, ...], str]:
@@ -152,7 +156,7 @@ def main(cmd=None) -> None:
     names = read_language_names(args.languages)
 
     text, utt2lang = read_kv(args.src / "text"), read_kv(args.src / "utt2lang")
-    wav, utt2spk = read_kv(args.src / "wav.scp"), read_kv(args.src / "utt2spk")
+    carried = {f.field: read_kv(args.src / f.name) for f in CARRIED_FIELDS}
     unknown = sorted({lang for lang in utt2lang.values() if lang not in names})
     if unknown:
         raise DataDirError(f"{args.src}/utt2lang: languages {unknown} are not in {args.languages}")
@@ -221,7 +225,7 @@ def main(cmd=None) -> None:
         logging.info(f"shard {args.shard}/{args.num_shards} done ({cache_file}); the run without --shard writes the data dirs")
         return
 
-    base = {uid: {"wav": wav[uid], "spk": utt2spk[uid], "lang": utt2lang[uid]} for uid in text}
+    base = {uid: {field: column[uid] for field, column in carried.items()} for uid in text}
     asr = by_id[args.asr_template]
     t_utts = {}
     for uid in text:

@@ -9,6 +9,8 @@ A data directory holds one-line-per-utterance files keyed by utterance id:
     prefix    <uttid> <instruction put before the speech>
     postfix   <uttid> <instruction put after the speech>
 
+(every file a data dir may hold, and what each step does with it: ``data/files.py``)
+
 File format (all files, UTF-8): ``<uttid><one space or tab><value>\\n``.  The value is
 everything after the single separator, **verbatim**: leading/trailing spaces are kept
 (an instruction such as ``"Translate to French: "`` keeps its trailing space); only the
@@ -39,6 +41,8 @@ from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Optional, 
 
 import numpy as np
 
+from espnet2_bloomzmms.data import files
+
 __all__ = [
     "DataDirError",
     "ESCAPED_FILES",
@@ -57,19 +61,13 @@ __all__ = [
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+# (the files and what each holds: the registry espnet2_bloomzmms.data.files)
 #: utts-dict field -> file name, in the order files are checked.
-FIELD_FILES: dict[str, str] = {
-    "wav": "wav.scp",
-    "text": "text",
-    "spk": "utt2spk",
-    "lang": "utt2lang",
-    "prefix": "prefix",
-    "postfix": "postfix",
-}
+FIELD_FILES: dict[str, str] = files.FIELD_FILES
 #: Files whose values are escaped (multi-line instructions).
-ESCAPED_FILES: frozenset[str] = frozenset({"prefix", "postfix", "middle"})
+ESCAPED_FILES: frozenset[str] = files.ESCAPED_FILES
 # Files whose value must be a single non-empty token.
-_TOKEN_FILES = frozenset({"utt2spk", "utt2lang"})
+_TOKEN_FILES = files.TOKEN_FILES
 _SEPARATORS = (" ", "\t")
 MIN_SAMPLES = 400  # one wav2vec2 frame (25 ms at 16 kHz); shorter audio makes a NaN loss
 _FEW = 5
@@ -523,7 +521,7 @@ def wav_truncation(path) -> Optional[str]:
 
 def validate_data_dir(
     data_dir: PathLike,
-    required: Iterable[str] = ("wav.scp", "text", "utt2spk"),
+    required: Iterable[str] = files.REQUIRED_FILES,
     check_audio: bool = True,
     sample_rate: int = 16000,
     languages: Optional[Mapping[str, str]] = None,

@@ -21,6 +21,7 @@ import kaldiio
 import numpy as np
 import soundfile
 
+from espnet2_bloomzmms.data import files
 from espnet2_bloomzmms.data.datadir import (
     DataDirError,
     _is_kaldi_entry,
@@ -30,8 +31,9 @@ from espnet2_bloomzmms.data.datadir import (
     write_kv,
 )
 
-#: files copied from the source data dir when present
-COPIED = ("text", "utt2spk", "spk2utt", "utt2lang", "prefix", "postfix", "utt2uniq")
+#: files copied from the source data dir when present (wav.scp is rewritten and
+#: utt2num_samples computed here; files.DATA_FILES says which file gets what)
+COPIED = tuple(f.name for f in files.DATA_FILES if f.format == files.FMT_COPY)
 
 
 def format_data_dir(src, dst, sample_rate: int = 16000, min_samples: int = 0) -> int:

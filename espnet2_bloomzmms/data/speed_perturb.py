@@ -5,9 +5,11 @@ for every speed factor ``f`` each utterance is resampled as sox ``speed f`` does
 (duration divided by ``f``, pitch shifted with it; same sample rate) and written as a
 16-bit WAV file; the new data dir uses Kaldi's naming: utterance ``sp0.9-<uttid>``,
 speaker ``sp0.9-<spk>``, and factor 1.0 keeps the original id and audio entry (no copy).
-text, utt2lang, prefix and postfix are copied per utterance, spk2utt derived, and
+text, utt2lang, prefix, postfix and transcript are copied per utterance, spk2utt
+derived, utt2num_samples (where the source has it) recomputed for the new lengths, and
 ``utt2uniq`` (perturbed id -> original id, as Kaldi writes it; composed with the
-source's own utt2uniq) added.
+source's own utt2uniq) added; ``files.DATA_FILES`` says which file gets what
+(``speed_perturb``), other files are not carried (a warning names them).
 
 Unlike Kaldi, the audio is materialised rather than left as ``sox ... |`` pipes: sox is
 not a dependency, and training then reads plain files.  Re-running is cheap: audio
@@ -26,6 +28,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import soundfile
 
+from espnet2_bloomzmms.data import files
 from espnet2_bloomzmms.data.datadir import (
     FIELD_FILES,
     DataDirError,
@@ -41,7 +44,12 @@ __all__ = ["change_speed", "factor_prefix", "perturb_data_dir", "speed_ratio"]
 PathLike = Union[str, "os.PathLike[str]"]
 _MAX_DENOMINATOR = 1000
 # Files that this module knows how to carry over (others are listed in a warning).
-_KNOWN_FILES = frozenset(FIELD_FILES.values()) | {"spk2utt", "utt2uniq"}
+_KNOWN_FILES = frozenset(f.name for f in files.DATA_FILES if f.speed_perturb is not None)
+# utts-dict fields whose value gets the factor's prefix too (utt2spk: Kaldi's sp0.9-<spk>)
+_PREFIXED_FIELDS = tuple(f.field for f in files.DATA_FILES if f.field and f.speed_perturb == files.SP_PREFIX)
+# files beside the utts-dict fields: copied per factor, or recomputed (utt2num_samples)
+_SIDE_FILES = tuple(f for f in files.DATA_FILES if f.field is None
+                    and f.speed_perturb in (files.SP_COPY, files.SP_RECOMPUTE))
 
 
 def speed_ratio(factor: float) -> tuple[int, int]:
@@ -77,6 +85,18 @@ def change_speed(wav: np.ndarray, factor: float) -> np.ndarray:
 def _expected_len(n: int, factor: float) -> int:
     up, down = speed_ratio(factor)
     return -(-n * up // down)  # ceil, as resample_poly
+
+
+def _side_value(f: files.DataFile, src: Path, uttid: str, value: str, factor: float) -> str:
+    """A side file's value for the ``factor`` copy: copied, or (utt2num_samples) the
+    perturbed audio's length."""
+    if f.speed_perturb != files.SP_RECOMPUTE:
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise DataDirError(f"{src / f.name}: {uttid}: {value!r} is not a number of samples") from None
+    return str(_expected_len(n, factor))
 
 
 def _is_kaldi_entry(value: str) -> bool:
@@ -176,7 +196,8 @@ def perturb_data_dir(
     if num_workers < 1:
         raise ValueError(f"num_workers must be >= 1, got {num_workers}")
 
-    n_src = validate_data_dir(src, required=("wav.scp",), check_audio=False)
+    side = [f for f in _SIDE_FILES if (src / f.name).is_file()]
+    n_src = validate_data_dir(src, required=("wav.scp", *(f.name for f in side)), check_audio=False)
     if (src / "segments").exists():
         raise DataDirError(
             f"{src / 'segments'}: data dirs with segments are not supported; extract the "
@@ -210,10 +231,17 @@ def perturb_data_dir(
             if prefix:
                 new["wav"] = os.fspath(audio_dir / f"{new_id}.wav")
                 jobs.setdefault(uttid, []).append((factor, new["wav"]))
-                if "spk" in new:
-                    new["spk"] = prefix + new["spk"]
+                for field in _PREFIXED_FIELDS:
+                    if field in new:
+                        new[field] = prefix + new[field]
             out[new_id] = new
             utt2uniq[new_id] = src_uniq.get(uttid, uttid)
+
+    side_out = {  # (before the audio work: a bad value fails fast)
+        f.name: {factor_prefix(factor) + u: _side_value(f, src, u, v, factor)
+                 for factor in factors for u, v in read_kv(src / f.name).items()}
+        for f in side
+    }
 
     scp = os.fspath(src / "wav.scp")
     work = [(scp, u, utts[u]["wav"], targets) for u, targets in jobs.items()]
@@ -232,7 +260,12 @@ def perturb_data_dir(
 
     write_data_dir(dst, out)
     write_kv(dst / "utt2uniq", utt2uniq)
-    required = [FIELD_FILES[f] for f in next(iter(utts.values()))]
+    for f in _SIDE_FILES:
+        if f.name in side_out:
+            write_kv(dst / f.name, side_out[f.name])
+        elif (dst / f.name).exists():  # left from an earlier run on another source
+            (dst / f.name).unlink()
+    required = [FIELD_FILES[f] for f in next(iter(utts.values()))] + [f.name for f in side]
     n = validate_data_dir(dst, required=required, check_audio=False)
     logging.info(
         f"{dst}: {n} utterances ({n_src} x {len(factors)} factors); "

@@ -25,6 +25,7 @@ from espnet2.utils.types import str2bool, str_or_none
 
 from espnet2_bloomzmms.ctc.language_ctc import LanguageCTC
 from espnet2_bloomzmms.ctc.tied_ctc import LLMTiedCTC
+from espnet2_bloomzmms.data import files as data_files
 from espnet2_bloomzmms.decoder.llm import LLMDecoder
 from espnet2_bloomzmms.encoder.padding_safe_e_branchformer import PaddingSafeEBranchformerEncoder
 from espnet2_bloomzmms.frontend.mms import MMSFrontend
@@ -143,11 +144,11 @@ class BloomzMMSTask(asr.ASRTask):
 
     @classmethod
     def required_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        return ("speech",) if inference else ("speech", "text")
+        return data_files.required_data_names(inference)  # ("speech",) if inference else ("speech", "text")
 
     @classmethod
     def optional_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        return ("prefix", "postfix", "lang", "transcript")
+        return data_files.optional_data_names()  # lang, prefix, postfix, transcript
 
     @classmethod
     def build_dataset(cls, args: argparse.Namespace, iter_options, keys_to_load=None):

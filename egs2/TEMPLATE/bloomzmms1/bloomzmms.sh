@@ -107,18 +107,13 @@ train_cmd=(${train_launcher} "${python}" -m espnet2_bloomzmms.bin.train --ngpu "
 require() {  # require PATH STAGE: PATH is made by stage STAGE
     [ -e "$1" ] || die "$1 is missing: run stage $2 first (./run.sh --stage $2)"
 }
-data_opts() {  # data_opts train|valid DIR: ESPnet's data options for a data dir
-    local d=$2
-    local opts=(--"$1"_shape_file "$d/utt2num_samples" --"$1"_data_path_and_name_and_type "$d/wav.scp,speech,sound")
-    for f in text:text utt2lang:lang prefix:prefix postfix:postfix transcript:transcript; do
-        if [ -e "$d/${f%%:*}" ]; then
-            opts+=(--"$1"_data_path_and_name_and_type "$d/${f%%:*},${f##*:},text")
-        fi
-    done
-    echo "${opts[@]}"
+data_opts() {  # data_opts train|valid DIR: ESPnet's data options for a data dir: the shape
+    # file, wav.scp as speech and the text files it has, as the registry of data-dir files
+    # (espnet2_bloomzmms/data/files.py) declares them
+    "${python}" -m espnet2_bloomzmms.data.files --training_args "$1" "$2"
 }
 ce_sets() { for v in ${instruction_sets}; do echo "ce_${v}"; done; }
-# (the two functions below can die: call them as "x=$(f ...)" so that set -e stops the script)
+# (data_opts and the two functions below can die: call them as "x=$(f ...)" so that set -e stops the script)
 parallel_opts() {  # parallel_opts EXP_DIR DEEPSPEED_JSON: multi-node and DeepSpeed training options
     if [ "${num_nodes}" -gt 1 ]; then
         [ -n "${dist_launcher}" ] && [ -n "${train_launcher}" ] \
@@ -202,8 +197,10 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     log "Stage 5: CTC pre-training -> exp/ctc"
     require "${dump}/${train}_T/prefix" 4
     parallel=$(parallel_opts exp/ctc "${ctc_deepspeed_config}")
+    train_data=$(data_opts train "${dump}/${train}_T")
+    valid_data=$(data_opts valid "${dump}/${valid_set}_T")
     "${train_cmd[@]}" --config "${ctc_config}" --lang_list "${lang_list}" --output_dir exp/ctc ${parallel} \
-        $(data_opts train "${dump}/${train}_T") $(data_opts valid "${dump}/${valid_set}_T") ${ctc_args}
+        ${train_data} ${valid_data} ${ctc_args}
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
@@ -214,9 +211,11 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         log "Stage 6: instruction training on ${v} -> exp/ce_${v} (from ${ctc_model})"
         require "${dump}/${train}_${v}/prefix" 4
         parallel=$(parallel_opts "exp/ce_${v}" "${ce_deepspeed_config}")
+        train_data=$(data_opts train "${dump}/${train}_${v}")
+        valid_data=$(data_opts valid "${dump}/${valid_set}_T")
         "${train_cmd[@]}" --config "${ce_config}" --lang_list "${lang_list}" --output_dir "exp/ce_${v}" \
             --init_param "${ctc_model}" ${parallel} \
-            $(data_opts train "${dump}/${train}_${v}") $(data_opts valid "${dump}/${valid_set}_T") ${ce_args}
+            ${train_data} ${valid_data} ${ce_args}
     done
 fi
 
