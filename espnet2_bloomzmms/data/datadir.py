@@ -41,7 +41,7 @@ from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Optional, 
 
 import numpy as np
 
-from espnet2_bloomzmms.data import files
+from espnet2_bloomzmms.data.files import ESCAPED_FILES, FIELD_FILES, REQUIRED_FILES, TOKEN_FILES
 
 __all__ = [
     "DataDirError",
@@ -61,13 +61,6 @@ __all__ = [
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-# (the files and what each holds: the registry espnet2_bloomzmms.data.files)
-#: utts-dict field -> file name, in the order files are checked.
-FIELD_FILES: dict[str, str] = files.FIELD_FILES
-#: Files whose values are escaped (multi-line instructions).
-ESCAPED_FILES: frozenset[str] = files.ESCAPED_FILES
-# Files whose value must be a single non-empty token.
-_TOKEN_FILES = files.TOKEN_FILES
 _SEPARATORS = (" ", "\t")
 MIN_SAMPLES = 400  # one wav2vec2 frame (25 ms at 16 kHz); shorter audio makes a NaN loss
 _FEW = 5
@@ -354,7 +347,7 @@ def _check_lines(path: Path, lines: list[_Line]) -> list[str]:
         seen.add(ln.uttid)
     if dups:
         problems.append(f"{path}: {len(dups)} utterance ids occur more than once ({_few(dups)})")
-    if path.name == "wav.scp" or path.name in _TOKEN_FILES:
+    if path.name == "wav.scp" or path.name in TOKEN_FILES:
         empty = [ln.uttid for ln in lines if not ln.value.strip()]
         if empty:
             problems.append(f"{path}: {len(empty)} utterances have an empty value ({_few(empty)})")
@@ -374,7 +367,7 @@ def _check_lines(path: Path, lines: list[_Line]) -> list[str]:
                 f"{path}: {len(not_json)} values are not JSON strings ({_few(not_json)}); write each "
                 'instruction as a JSON string, e.g. utt1 "Repeat the sentence: "'
             )
-    if path.name in _TOKEN_FILES:
+    if path.name in TOKEN_FILES:
         multi = [ln.uttid for ln in lines if ln.value.strip() and ln.value.split() != [ln.value]]
         if multi:
             problems.append(
@@ -521,7 +514,7 @@ def wav_truncation(path) -> Optional[str]:
 
 def validate_data_dir(
     data_dir: PathLike,
-    required: Iterable[str] = files.REQUIRED_FILES,
+    required: Iterable[str] = REQUIRED_FILES,
     check_audio: bool = True,
     sample_rate: int = 16000,
     languages: Optional[Mapping[str, str]] = None,

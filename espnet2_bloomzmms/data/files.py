@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Sequence
 
@@ -199,12 +198,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help="print ESPnet's data options for training (SPLIT train) or validation (valid) on DIR")
     args = parser.parse_args(argv)
     split, data_dir = args.training_args
-    if split not in ("train", "valid"):
-        parser.error(f"--training_args: SPLIT must be train or valid, got {split!r}")
     if not os.path.isdir(data_dir):
         parser.error(f"--training_args: {data_dir} is not a directory")
-    print(" ".join(training_options(split, data_dir)))
+    try:
+        print(" ".join(training_options(split, data_dir)))
+    except ValueError as e:
+        parser.error(f"--training_args: {e}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
