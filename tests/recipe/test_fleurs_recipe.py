@@ -210,10 +210,12 @@ def test_voxpopuli_train_is_opt_in(recipe, fleurs_root):
 @pytest.fixture
 def recorded(recipe, tmp_path):
     """A stand-in for the recipe's Python that records training/decoding/upload calls
-    (``-c`` snippets still run), and the files the stages before 5-7 and 10 leave."""
+    (``-c`` snippets and the data-file registry's queries still run), and the files the
+    stages before 5-7 and 10 leave."""
     calls = tmp_path / "calls"
     fake = tmp_path / "python"
     fake.write_text(f'#!/usr/bin/env bash\n[ "$1" = -c ] && exec {sys.executable} "$@"\n'
+                    f'[ "$2" = espnet2_bloomzmms.data.files ] && exec {sys.executable} "$@"\n'
                     f'echo "${{LAUNCHED:-}} $*" >> {calls}\n')
     fake.chmod(0o755)
     for d in ("train_sp_T", "train_sp_MI", "train_sp_TMI", "dev_T", "test_fleurs_T"):
