@@ -19,8 +19,8 @@ import numpy as np
 from espnet2.train.preprocessor import AbsPreprocessor
 
 from espnet2_bloomzmms.data.datadir import unescape_value
-from espnet2_bloomzmms.decoder.llm import load_tokenizer
 from espnet2_bloomzmms.scoring.asr import normalize
+from espnet2_bloomzmms.utils.hf_loading import load_tokenizer
 
 
 #: ``text_cleaner`` choices, applied to the target and transcript before tokenizing:

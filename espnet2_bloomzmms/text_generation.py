@@ -2,14 +2,11 @@
 
 import contextlib
 from pathlib import Path
-from typing import Callable, ContextManager, Dict, List, Sequence, Union
+from typing import Callable, ContextManager, Dict, List, Optional, Sequence, Union
 
 import torch
 import yaml
-from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
-
-from espnet2_bloomzmms.decoder.llm import DTYPES, load_tokenizer
-from espnet2_bloomzmms.utils.hf_loading import load_pretrained
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 Prompt = Union[str, Sequence[str]]
 
@@ -28,11 +25,6 @@ class TextGenerator:
         self.model, self.tokenizer, self.base_only = model, tokenizer, base_only
 
     @classmethod
-    def from_pretrained(cls, model_name_or_path: str, dtype: str = "float32", device: str = "cpu") -> "TextGenerator":
-        model = load_pretrained(AutoModelForCausalLM.from_pretrained, model_name_or_path, "LLM", dtype=DTYPES[dtype])
-        return cls(model.to(device).eval(), load_tokenizer(model_name_or_path))
-
-    @classmethod
     def from_decoder(cls, decoder) -> "TextGenerator":
         """The LLM of a loaded speech model (an ``LLMDecoder``) answering text: the same
         instance, device, dtype and quantization, no second copy. LoRA adapters trained
@@ -42,18 +34,25 @@ class TextGenerator:
         return cls(llm, decoder.tokenizer, llm.disable_adapter if decoder.uses_lora else contextlib.nullcontext)
 
     @classmethod
-    def from_config(cls, config: Union[str, Path], device: str = "cpu", **overrides) -> "TextGenerator":
-        """The base LLM as a training config's ``decoder_conf`` loads it (dtype,
-        quantization), without its LoRA adapters; ``overrides`` replace conf entries."""
+    def load(cls, model_name_or_path: Optional[str] = None, config: Union[str, Path, None] = None,
+             device: str = "cpu", **decoder_conf) -> "TextGenerator":
+        """The base LLM as ``LLMDecoder`` loads it for the speech model (dtype,
+        quantization), without LoRA adapters: named by ``model_name_or_path``, or by a
+        training ``config``'s ``decoder_conf``, whose entries ``model_name_or_path`` and
+        ``decoder_conf`` replace where not None."""
         from espnet2_bloomzmms.decoder.llm import LLMDecoder
 
-        path = Path(config)
-        if not path.is_file():
-            raise FileNotFoundError(f"LLM config: no file {path}")
-        conf = dict((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("decoder_conf") or {})
-        conf.update({k: v for k, v in overrides.items() if v is not None})
+        conf = {}
+        if config is not None:
+            path = Path(config)
+            if not path.is_file():
+                raise FileNotFoundError(f"LLM config: no file {path}")
+            conf = dict((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("decoder_conf") or {})
+        conf.update({k: v for k, v in dict(decoder_conf, model_name_or_path=model_name_or_path).items()
+                     if v is not None})
         if "model_name_or_path" not in conf:
-            raise ValueError(f"{path}: no decoder_conf.model_name_or_path")
+            raise ValueError(f"{config}: no decoder_conf.model_name_or_path" if config is not None
+                             else "TextGenerator.load: give model_name_or_path or config")
         conf.pop("lora", None)
         conf.pop("gradient_checkpointing", None)
         decoder = LLMDecoder(**conf)

@@ -211,10 +211,7 @@ def main(cmd=None) -> None:
     logging.info(f"{len(prompts)} MI targets, {len(set(p for _, _, p in prompts.values()))} distinct prompts, "
                  f"{len(todo)} to generate" + (f" in shard {args.shard}/{args.num_shards}" if args.shard else ""))
     if todo:
-        if args.llm_config is not None:
-            generator = TextGenerator.from_config(args.llm_config, args.device, model_name_or_path=args.llm, dtype=dtype)
-        else:
-            generator = TextGenerator.from_pretrained(args.llm, dtype=dtype, device=args.device)
+        generator = TextGenerator.load(args.llm, args.llm_config, args.device, dtype=dtype)
         for start in range(0, len(todo), args.batch_size * 16):
             chunk = todo[start : start + args.batch_size * 16]
             new = dict(zip(chunk, generator.generate(chunk, args.max_new_tokens, args.batch_size)))

@@ -88,9 +88,7 @@ def _llm_name(parser: argparse.ArgumentParser, args) -> str:
 def _generator(args) -> TextGenerator:
     """The LLM as the speech model loads it (``--config``: its dtype and quantization,
     without LoRA), or a named causal LM (``--llm``)."""
-    if args.llm is not None:
-        return TextGenerator.from_pretrained(args.llm, dtype=args.dtype or "float32", device=args.device)
-    return TextGenerator.from_config(args.config, device=args.device, dtype=args.dtype)
+    return TextGenerator.load(args.llm, args.config, args.device, dtype=args.dtype)
 
 
 def _texts(parser: argparse.ArgumentParser, specs: List[str], uttids: List[str],

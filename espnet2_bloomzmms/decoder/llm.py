@@ -9,19 +9,12 @@ from typing import Optional
 
 import torch
 from espnet2.asr.decoder.abs_decoder import AbsDecoder
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from espnet2_bloomzmms.decoder.lora import LoRASettings
 from espnet2_bloomzmms.utils.frozen_weights import exclude_frozen_from_state_dict
-from espnet2_bloomzmms.utils.hf_loading import build_from_config, load_pretrained
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def load_tokenizer(model_name_or_path: str) -> PreTrainedTokenizerBase:
-    """The LLM's own tokenizer, so targets and token ids round-trip exactly."""
-    return load_pretrained(AutoTokenizer.from_pretrained, model_name_or_path, "tokenizer")
+from espnet2_bloomzmms.utils.hf_loading import DTYPES, build_from_config, load_pretrained, load_tokenizer
 
 
 def quantization_config(quantization: Optional[str]):

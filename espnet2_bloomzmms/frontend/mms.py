@@ -12,9 +12,8 @@ import torch
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from transformers import AutoModel
 
-from espnet2_bloomzmms.decoder.llm import DTYPES
 from espnet2_bloomzmms.utils.frozen_weights import exclude_frozen_from_state_dict
-from espnet2_bloomzmms.utils.hf_loading import build_from_config, load_pretrained
+from espnet2_bloomzmms.utils.hf_loading import DTYPES, build_from_config, load_pretrained
 
 
 def normalize_waveform(x: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:

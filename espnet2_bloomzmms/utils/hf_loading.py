@@ -9,7 +9,12 @@ long chain of hub errors transformers raises.
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
+import torch
+
 T = TypeVar("T")
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+"""The dtypes a config may name for pretrained weights (speech encoder, LLM)."""
 
 
 class PretrainedLoadError(OSError):
@@ -50,3 +55,10 @@ def build_from_config(auto_class, name: str, what: str, config_overrides: Option
 
     config = load_pretrained(AutoConfig.from_pretrained, name, f"{what} config", **(config_overrides or {}))
     return auto_class.from_config(config, **kwargs)
+
+
+def load_tokenizer(model_name_or_path: str):
+    """The LLM's own tokenizer, so targets and token ids round-trip exactly."""
+    from transformers import AutoTokenizer
+
+    return load_pretrained(AutoTokenizer.from_pretrained, model_name_or_path, "tokenizer")

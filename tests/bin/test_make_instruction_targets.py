@@ -46,7 +46,7 @@ def test_variants(setup):
     assert read_kv(t_dir / "text") == text
     assert set(read_kv(t_dir / "prefix").values()) == {"Repeat the sentence: "}
     mi_text, mi_prefix, mi_postfix = (read_kv(mi_dir / f) for f in ("text", "prefix", "postfix"))
-    expected_answers = TextGenerator.from_pretrained(str(llm)).generate(
+    expected_answers = TextGenerator.load(str(llm)).generate(
         [(mi_prefix[u], text[u.rsplit("-", 1)[0]], mi_postfix[u]) for u in mi_text], 8)
     assert list(mi_text.values()) == [a.strip() for a in expected_answers]
     for uid in mi_text:
@@ -74,7 +74,7 @@ def test_rerun_uses_the_cache_and_regeneration_is_identical(setup, monkeypatch):
 
     class NoGeneration:
         @classmethod
-        def from_pretrained(cls, *a, **k):
+        def load(cls, *a, **k):
             raise AssertionError("answers should come from the cache")
 
     monkeypatch.setattr(make_instruction_targets, "TextGenerator", NoGeneration)
@@ -134,7 +134,7 @@ def test_sharded_generation_gives_the_targets_of_one_job(setup, monkeypatch):
 
     class NoGeneration:
         @classmethod
-        def from_pretrained(cls, *a, **k):
+        def load(cls, *a, **k):
             raise AssertionError("every answer should come from the shards")
 
     monkeypatch.setattr(make_instruction_targets, "TextGenerator", NoGeneration)

@@ -27,7 +27,7 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def generator(tiny_llm_dir):
-    return TextGenerator.from_pretrained(str(tiny_llm_dir))
+    return TextGenerator.load(str(tiny_llm_dir))
 
 
 def prompts(data_dir, texts):
@@ -99,7 +99,7 @@ def test_bad_input(data_dir, tiny_llm_dir, tmp_path, capsys):
             text_baselines.main(base + args)
         assert message in capsys.readouterr().err
     with pytest.raises(ValueError, match="prompts \\[0\\] are empty"):
-        TextGenerator.from_pretrained(str(tiny_llm_dir)).answer_scores([("", "", "")], ANSWERS)
+        TextGenerator.load(str(tiny_llm_dir)).answer_scores([("", "", "")], ANSWERS)
 
 
 def test_sentence_pairs_give_both_texts(data_dir, tiny_llm_dir, generator, tmp_path, monkeypatch):

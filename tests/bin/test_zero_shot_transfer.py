@@ -35,14 +35,13 @@ def test_zero_shot_reads_piped_audio_and_uses_the_models_llm(espeak_data_dir, ti
     (tmp_path / "templates.tsv").write_text(TEMPLATES)
     (tmp_path / "languages.tsv").write_text("en\tEnglish\nde\tGerman\n")
     text = read_kv(data / "text")
-    expected = TextGenerator.from_pretrained(str(sharp_llm)).generate(
+    expected = TextGenerator.load(str(sharp_llm)).generate(
         [("Say it again: ", text[u], "\n") for u in sorted(text)], 6)
 
     def no_second_llm(*args, **kwargs):
         raise AssertionError("the text answers must come from the speech model's own LLM")
 
-    monkeypatch.setattr(TextGenerator, "from_pretrained", no_second_llm)
-    monkeypatch.setattr(TextGenerator, "from_config", no_second_llm)
+    monkeypatch.setattr(TextGenerator, "load", no_second_llm)
     summary = zero_shot_transfer.main([
         "--model_dir", str(exp), "--data_dir", str(data), "--templates", str(tmp_path / "templates.tsv"),
         "--languages", str(tmp_path / "languages.tsv"), "--output_dir", str(tmp_path / "out"),
@@ -66,7 +65,7 @@ def test_lora_models_text_answers_are_the_frozen_base_llms(tiny_mms_dir, sharp_l
     torch.save(state, exp / "valid.acc.ave.pth")
     decoder = BloomzMMS.from_pretrained(exp).model.decoder
     answers = ["yes", "no", "German"]
-    base = TextGenerator.from_pretrained(str(sharp_llm)).answer_scores(PROMPTS, answers)
+    base = TextGenerator.load(str(sharp_llm)).answer_scores(PROMPTS, answers)
     shared = TextGenerator.from_decoder(decoder)
     assert shared.model is decoder.llm  # no second copy
     torch.testing.assert_close(shared.answer_scores(PROMPTS, answers), base)
@@ -79,10 +78,10 @@ def test_text_llm_from_a_config_loads_as_the_speech_model_does(tiny_mms_dir, sha
     config.write_text(yaml.safe_dump({"decoder_conf": {
         "model_name_or_path": str(sharp_llm), "dtype": "bfloat16", "lora": {"r": 4, "alpha": 8},
         "gradient_checkpointing": True}}))
-    generator = text_generation.TextGenerator.from_config(config, device="cpu")
+    generator = text_generation.TextGenerator.load(config=config, device="cpu")
     assert generator.model.dtype == torch.bfloat16
     assert type(generator.model).__name__ == "BloomForCausalLM"  # the base, without adapters
-    assert generator.generate(PROMPTS[:1], 3) == TextGenerator.from_pretrained(str(sharp_llm), "bfloat16").generate(
+    assert generator.generate(PROMPTS[:1], 3) == TextGenerator.load(str(sharp_llm), dtype="bfloat16").generate(
         PROMPTS[:1], 3)
     with pytest.raises(FileNotFoundError, match="no file"):
-        TextGenerator.from_config(tmp_path / "missing.yaml")
+        TextGenerator.load(config=tmp_path / "missing.yaml")
