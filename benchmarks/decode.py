@@ -44,7 +44,8 @@ import torch
 import yaml
 
 from espnet2_bloomzmms.data.synthesize import synthesize
-from espnet2_bloomzmms.inference import SAMPLE_RATE, BloomzMMS
+from espnet2_bloomzmms.audio_io import SAMPLE_RATE
+from espnet2_bloomzmms.inference import BloomzMMS
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 from espnet2_bloomzmms.tiny_checkpoints import write_tiny_bloom, write_tiny_mms
 

@@ -13,8 +13,9 @@ from typing import Dict, List, Optional
 
 import yaml
 
-from espnet2_bloomzmms.data.datadir import DataDirError, atomic_path, read_kv, write_kv
+from espnet2_bloomzmms.data.datadir import DataDirError, read_kv, write_kv
 from espnet2_bloomzmms.utils.append_files import complete_lines
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 SETTINGS_FILE = "decode_settings.yaml"
 OUTPUTS = ("text", "text_ctc")  #: the LLM's answers, the CTC head's greedy output

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import pickle
 import tempfile
 import warnings
@@ -45,13 +44,13 @@ from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from transformers import LogitsProcessorList, NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
 from espnet2_bloomzmms.audio_chunking import join_texts, split_long_audio
-from espnet2_bloomzmms.data.datadir import MIN_SAMPLES
+from espnet2_bloomzmms.audio_io import MIN_SAMPLES, SAMPLE_RATE
+from espnet2_bloomzmms.audio_io import resample as resample_array
 from espnet2_bloomzmms.layers.packing import pack_segments
 from espnet2_bloomzmms.model_archive import find_model_file, packed_model_files, unpack_model
 from espnet2_bloomzmms.preprocessor import BloomzMMSPreprocessor
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 from espnet2_bloomzmms.utils.hf_loading import looks_like_path
-from espnet2_bloomzmms.wav_scp import SAMPLE_RATE  # noqa: F401 - also this module's public name
 
 __all__ = ["BloomzMMS", "Encoded", "check_waveform", "default_instructions", "find_model_file", "llm_context_length", "resample",
            "unpack_model"]
@@ -176,11 +175,7 @@ def resample(wave: torch.Tensor, fs: int, name: str = "utterance") -> torch.Tens
         raise ValueError(f"{name}: fs must be a positive integer sample rate in Hz, got {fs!r}")
     if fs == SAMPLE_RATE:
         return wave
-    from scipy.signal import resample_poly
-
-    g = math.gcd(int(fs), SAMPLE_RATE)
-    out = resample_poly(wave.double().cpu().numpy(), SAMPLE_RATE // g, int(fs) // g)
-    return torch.from_numpy(out).to(wave.dtype)
+    return torch.from_numpy(resample_array(wave.double().cpu().numpy(), int(fs))).to(wave.dtype)
 
 
 def trained_sequence_length(llm) -> int:

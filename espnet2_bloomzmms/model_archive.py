@@ -8,16 +8,16 @@ are referenced by name and fetched where the archive is used.
 """
 
 import fcntl
-import os
 import re
 import shutil
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
 import yaml
+
+from espnet2_bloomzmms.utils.atomic_files import atomic_path, write_dir_atomically
 
 FORMAT_VERSION = 1
 #: config entries that name base models
@@ -100,9 +100,7 @@ def pack_model(model_dir, output, results: Optional[str] = None, model_file=None
         "checkpoint": model_file.name,
         "base_models": {f"{s}.{k}": config.get(s, {}).get(k) for s, k in BASE_MODEL_KEYS},
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    try:
+    with atomic_path(output) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("meta.yaml", yaml.safe_dump(meta, sort_keys=False))
             zf.writestr("config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
@@ -113,9 +111,6 @@ def pack_model(model_dir, output, results: Optional[str] = None, model_file=None
                 for f in sorted(src.rglob("*")):
                     if f.is_file():
                         zf.write(f, f"{arcdir}/{f.relative_to(src)}")
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
     return output
 
 
@@ -220,20 +215,16 @@ def unpack_model(archive, dest=None) -> Tuple[Path, Path]:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if killed
         if current():  # another process unpacked it while this one waited
             return files
-        for stale in dest.parent.glob(dest.name + ".tmp*"):  # left by a killed extraction (we hold the lock)
+        for stale in dest.parent.glob(f".{dest.name}.*[0-9]"):  # left by a killed extraction (we hold the lock)
             shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp", dir=dest.parent))
-        try:
+
+        def extract(tmp: Path) -> None:
             extract_archive(archive, tmp)
             config = yaml.safe_load((tmp / "config.yaml").read_text(encoding="utf-8"))
             localize_config(config, tmp, dest)
             (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
                                              encoding="utf-8")
             (tmp / ".unpacked_from").write_text(stamp, encoding="utf-8")
-            if dest.exists():  # the unpack of an archive since replaced, or an interrupted one
-                shutil.rmtree(dest)
-            os.replace(tmp, dest)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+
+        write_dir_atomically(dest, extract)  # replaces an unpack of an archive since replaced
     return files

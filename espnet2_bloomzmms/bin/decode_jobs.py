@@ -27,7 +27,8 @@ from typing import Dict, List
 import yaml
 
 from espnet2_bloomzmms.decode_dir import OUTPUTS, SETTINGS_FILE, replace_earlier_results, write_results
-from espnet2_bloomzmms.data.datadir import atomic_path, read_kv
+from espnet2_bloomzmms.data.datadir import read_kv
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 
 def split_keys(data_dir, nj: int, output_dir) -> List[Path]:

@@ -52,9 +52,9 @@ from typing import Dict, List, Optional, Tuple
 import yaml
 from espnet2.utils.types import str2bool, str_or_none
 
+from espnet2_bloomzmms.audio_io import SAMPLE_RATE, open_wav_scp, read_mono
 from espnet2_bloomzmms.data import files as data_files
-from espnet2_bloomzmms.data.datadir import atomic_path, read_kv
-from espnet2_bloomzmms.inference import SAMPLE_RATE, BloomzMMS, check_waveform
+from espnet2_bloomzmms.data.datadir import read_kv
 from espnet2_bloomzmms.decode_dir import (
     OUTPUTS,
     SETTINGS_FILE,
@@ -65,9 +65,11 @@ from espnet2_bloomzmms.decode_dir import (
     sha256,
     write_results,
 )
+from espnet2_bloomzmms.inference import BloomzMMS, check_waveform
 from espnet2_bloomzmms.model_archive import find_model_file
 from espnet2_bloomzmms.utils.append_files import flush, open_for_append
-from espnet2_bloomzmms.wav_scp import open_wav_scp, read_mono
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
+
 
 TRAINED_SECONDS = 30.0  #: the longest utterances the recipes train on
 

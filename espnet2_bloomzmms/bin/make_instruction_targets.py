@@ -40,7 +40,6 @@ import yaml
 from espnet2_bloomzmms.data import files
 from espnet2_bloomzmms.data.datadir import (
     DataDirError,
-    atomic_path,
     read_kv,
     validate_data_dir,
     write_data_dir,
@@ -55,6 +54,7 @@ from espnet2_bloomzmms.instructions import (
 )
 from espnet2_bloomzmms.text_generation import TextGenerator
 from espnet2_bloomzmms.utils.append_files import complete_lines, flush, open_for_append
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 #: what every copy of an utterance keeps of the source's (files.DATA_FILES'
 #: instruction_targets "carry"): utts-dict fields (wav, spk, lang) ...

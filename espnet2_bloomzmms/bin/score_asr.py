@@ -20,7 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
-from espnet2_bloomzmms.data.datadir import atomic_path
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 from espnet2_bloomzmms.scoring import behaviour, report
 from espnet2_bloomzmms.scoring.asr import markdown_table, score
 

@@ -17,8 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import List
 
-from espnet2_bloomzmms.data.datadir import atomic_path
 from espnet2_bloomzmms.scoring.asr import markdown_table
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 
 def environment() -> List[str]:

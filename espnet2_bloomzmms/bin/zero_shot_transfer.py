@@ -22,11 +22,13 @@ from pathlib import Path
 
 from espnet2.utils.types import str2bool
 
-from espnet2_bloomzmms.data.datadir import atomic_path, read_kv, write_kv
+from espnet2_bloomzmms.audio_io import open_wav_scp, read_mono
+from espnet2_bloomzmms.data.datadir import read_kv, write_kv
 from espnet2_bloomzmms.inference import BloomzMMS
 from espnet2_bloomzmms.instructions import draw_target, read_language_names, read_templates
 from espnet2_bloomzmms.text_generation import TextGenerator
-from espnet2_bloomzmms.wav_scp import open_wav_scp, read_mono
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
+
 
 
 def main(cmd=None) -> dict:

@@ -32,22 +32,19 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Optional, Sequence, Union
+from typing import Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
+from espnet2_bloomzmms.audio_io import MIN_SAMPLES, is_kaldi_entry, read_entry
 from espnet2_bloomzmms.data.files import ESCAPED_FILES, FIELD_FILES, REQUIRED_FILES, TOKEN_FILES
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 __all__ = [
     "DataDirError",
     "ESCAPED_FILES",
     "FIELD_FILES",
-    "atomic_path",
     "combine_data_dirs",
     "escape_value",
     "read_data_dir",
@@ -55,14 +52,12 @@ __all__ = [
     "unescape_value",
     "validate_data_dir",
     "write_data_dir",
-    "write_dir_atomically",
     "write_kv",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 _SEPARATORS = (" ", "\t")
-MIN_SAMPLES = 400  # one wav2vec2 frame (25 ms at 16 kHz); shorter audio makes a NaN loss
 _FEW = 5
 
 
@@ -75,51 +70,6 @@ class DataDirError(ValueError):
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-@contextmanager
-def atomic_path(path: PathLike) -> Iterator[Path]:
-    """Yield a temp path next to ``path``; on success move it over ``path`` (os.replace).
-
-    Readers (and interrupted recipes) never see a half-written file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_dir_atomically(out_dir: PathLike, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_dir)`` on a temp dir next to ``out_dir``, then rename it into place
-    (a model dir is either the old one or the complete new one, never half written)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
-        write(tmp)
-        old = None
-        if out_dir.exists():
-            old = out_dir.parent / f".{out_dir.name}.old{os.getpid()}"
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def escape_value(value: str) -> str:
@@ -411,55 +361,24 @@ def _check_spk2utt(path: Path, utt2spk: list[_Line]) -> list[str]:
     return []
 
 
-_ARK_OFFSET = re.compile(r"^.+:\d+(\[[^\]]*\])?$")
-
-
-def _is_kaldi_entry(value: str) -> bool:
-    """Pipe command (``cmd |``) or ``file.ark:offset``: what only kaldiio can read."""
-    v = value.strip()
-    return v.endswith("|") or v.startswith("|") or _ARK_OFFSET.match(v) is not None
-
-
 def _check_audio(wav_scp: Path, lines: list[_Line], sample_rate: int, min_samples: int = MIN_SAMPLES) -> list[str]:
-    """Read every entry the way ESPnet training does; check non-empty, mono, sample_rate.
-
-    Plain paths go through ``espnet2.fileio.sound_scp.SoundScpReader`` (ESPnet's
-    ``sound`` type); pipe commands and ``ark:offset`` entries through ``kaldiio.load_scp``
-    (ESPnet's ``kaldi_ark`` type, ``espnet2.train.dataset.kaldi_loader``).  The dataset
-    adapters are bypassed only because they drop the sample rate.  Relative paths are
-    relative to the current directory, as in Kaldi.
+    """Read every entry as ESPnet training does (``audio_io.read_entry``: soundfile for
+    files, ESPnet's ``sound`` type; kaldiio for pipes and ``ark:offset`` entries, its
+    ``kaldi_ark`` type); check non-empty, mono, long enough, finite, at ``sample_rate``.
+    Relative paths are relative to the current directory, as in Kaldi.
     """
-    import kaldiio
-    from espnet2.fileio.sound_scp import SoundScpReader
-
-    sound_reader = SoundScpReader(str(wav_scp), dtype="float32", always_2d=False)
-    kaldi_reader = None
     problems = []
     for ln in lines:
         uttid, value = ln.uttid, ln.value.strip()
         where = f"{wav_scp}: {uttid}: {value!r}"
         try:
-            if _is_kaldi_entry(value):
-                if kaldi_reader is None:
-                    kaldi_reader = kaldiio.load_scp(str(wav_scp))
-                got = kaldi_reader[uttid]
-            else:
-                got = sound_reader[uttid]
+            array, rate = read_entry(value)
         except Exception as e:  # noqa: BLE001 - every failure becomes a reported problem
             reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             if value.endswith("|") or value.startswith("|"):
                 reason += " (did the command fail? its stderr went to this process's stderr)"
             problems.append(f"{where}: cannot read audio: {reason}")
             continue
-        if isinstance(got, tuple):  # (rate, array) or, for extended ark, (array, rate)
-            rate, array = got if isinstance(got[0], (int, np.integer)) else got[::-1]
-        else:
-            problems.append(
-                f"{where}: is a bare matrix {np.shape(got)} without a sample rate, not audio "
-                "(write audio arks with kaldiio's write_function='soundfile')"
-            )
-            continue
-        array = np.asarray(array)
         if array.ndim not in (1, 2):
             problems.append(f"{where}: audio has {array.ndim} dimensions, expected 1 (mono)")
             continue
@@ -476,7 +395,7 @@ def _check_audio(wav_scp: Path, lines: list[_Line], sample_rate: int, min_sample
             problems.append(f"{where}: audio contains NaN or infinite samples")
         if rate != sample_rate:
             problems.append(f"{where}: sample rate is {rate} Hz, expected {sample_rate} Hz")
-        if not _is_kaldi_entry(value):
+        if not is_kaldi_entry(value):
             cut = wav_truncation(value)
             if cut:
                 problems.append(f"{where}: {cut}")

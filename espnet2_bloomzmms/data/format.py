@@ -17,19 +17,17 @@ import re
 import shutil
 from pathlib import Path
 
-import kaldiio
-import numpy as np
 import soundfile
 
+from espnet2_bloomzmms.audio_io import is_kaldi_entry, read_kaldi_entry
 from espnet2_bloomzmms.data import files
 from espnet2_bloomzmms.data.datadir import (
     DataDirError,
-    _is_kaldi_entry,
-    atomic_path,
     read_kv,
     validate_data_dir,
     write_kv,
 )
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 #: files copied from the source data dir when present (wav.scp is rewritten and
 #: utt2num_samples computed here; files.DATA_FILES says which file gets what)
@@ -43,21 +41,20 @@ def format_data_dir(src, dst, sample_rate: int = 16000, min_samples: int = 0) ->
     validate_data_dir(src, check_audio=False)
     dst.mkdir(parents=True, exist_ok=True)
     wav = read_kv(src / "wav.scp")
-    kaldi = kaldiio.load_scp(str(src / "wav.scp")) if any(map(_is_kaldi_entry, wav.values())) else None
     entries, lengths = {}, {}
     for uid, entry in wav.items():
         entry = entry.strip()
-        if _is_kaldi_entry(entry):
+        if is_kaldi_entry(entry):
             out = dst / "data" / f"{uid}.wav"
             if not out.exists():
                 try:
-                    rate, array = kaldi[uid]
+                    array, rate = read_kaldi_entry(entry)
                 except Exception as e:  # noqa: BLE001 - name the utterance whatever failed
                     raise DataDirError(f"{src}/wav.scp: {uid}: cannot read {entry!r}: {e}") from e
                 if rate != sample_rate:
                     raise DataDirError(f"{src}/wav.scp: {uid}: sample rate {rate} Hz, expected {sample_rate} Hz")
                 with atomic_path(out) as tmp:
-                    soundfile.write(tmp, np.asarray(array), rate, format="WAV", subtype="PCM_16")
+                    soundfile.write(tmp, array, rate, format="WAV", subtype="PCM_16")
             entry = str(out.resolve())
         try:
             lengths[uid] = str(soundfile.info(entry).frames)

@@ -28,6 +28,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import soundfile
 
+from espnet2_bloomzmms.audio_io import is_kaldi_entry, read_entry, resample
 from espnet2_bloomzmms.data import files
 from espnet2_bloomzmms.data.datadir import (
     FIELD_FILES,
@@ -77,9 +78,8 @@ def change_speed(wav: np.ndarray, factor: float) -> np.ndarray:
     up, down = speed_ratio(factor)
     if up == down:
         return np.asarray(wav)
-    from scipy.signal import resample_poly
-
-    return resample_poly(np.asarray(wav, dtype=np.float32), up, down, axis=0).astype(np.float32)
+    # speed p/q: the samples read as if at p Hz, resampled to q Hz
+    return resample(np.asarray(wav, dtype=np.float32), down, up).astype(np.float32)
 
 
 def _expected_len(n: int, factor: float) -> int:
@@ -99,35 +99,12 @@ def _side_value(f: files.DataFile, src: Path, uttid: str, value: str, factor: fl
     return str(_expected_len(n, factor))
 
 
-def _is_kaldi_entry(value: str) -> bool:
-    from espnet2_bloomzmms.data import datadir
-
-    return datadir._is_kaldi_entry(value)
-
-
-def _read_audio(value: str) -> tuple[np.ndarray, int]:
-    """A wav.scp entry read as ESPnet reads it: float32 in [-1, 1] and its sample rate."""
-    if _is_kaldi_entry(value):
-        import kaldiio
-
-        got = kaldiio.load_mat(value.strip())
-        if not isinstance(got, tuple):
-            raise ValueError(f"is a matrix {np.shape(got)} without a sample rate, not audio")
-        rate, array = got if isinstance(got[0], (int, np.integer)) else got[::-1]
-        array = np.asarray(array)
-        if np.issubdtype(array.dtype, np.integer):
-            array = array.astype(np.float32) / float(-np.iinfo(array.dtype).min)
-        return array.astype(np.float32), int(rate)
-    array, rate = soundfile.read(value.strip(), dtype="float32", always_2d=False)
-    return array, int(rate)
-
-
 def _source_frames(value: str) -> tuple[int, int]:
     """(frames, sample rate) without decoding a plain file; pipes/arks are read."""
-    if not _is_kaldi_entry(value):
+    if not is_kaldi_entry(value):
         info = soundfile.info(value.strip())
         return int(info.frames), int(info.samplerate)
-    array, rate = _read_audio(value)
+    array, rate = read_entry(value)
     return int(array.shape[0]), rate
 
 
@@ -150,7 +127,7 @@ def _perturb_one(job: tuple[str, str, str, list[tuple[float, str]]]) -> tuple[st
         ]
         if not todo:
             return uttid, 0, len(targets)
-        wav, rate = _read_audio(value)
+        wav, rate = read_entry(value)
     except Exception as e:  # noqa: BLE001 - re-raised naming the utterance
         reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         raise DataDirError(f"{scp}: {uttid}: {value!r}: cannot read audio: {reason}") from None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import functools
 import io
-import math
 import os
 import re
 import shutil
@@ -21,7 +20,8 @@ from typing import Union
 import numpy as np
 import soundfile
 
-from espnet2_bloomzmms.data.datadir import atomic_path
+from espnet2_bloomzmms.audio_io import resample
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 __all__ = [
     "ESPEAK_BINARY",
@@ -168,11 +168,7 @@ def synthesize(
     wav = wav.mean(axis=1) if wav.shape[1] > 1 else wav[:, 0]
     if wav.size == 0:
         raise RuntimeError(f"espeak-ng produced no audio for {text!r} (lang={lang!r})")
-    if sr != sample_rate:
-        from scipy.signal import resample_poly
-
-        g = math.gcd(int(sr), int(sample_rate))
-        wav = resample_poly(wav, sample_rate // g, sr // g)
+    wav = resample(wav, sr, sample_rate)
     return np.ascontiguousarray(wav, dtype=np.float32)
 
 

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
-from espnet2_bloomzmms.data.datadir import DataDirError, atomic_path, read_kv
+from espnet2_bloomzmms.data.datadir import DataDirError, read_kv
 from espnet2_bloomzmms.scoring import behaviour
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 __all__ = [
     "add_report_arguments",

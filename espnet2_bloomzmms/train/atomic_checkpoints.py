@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from espnet2_bloomzmms.data.datadir import atomic_path
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 
 class _TorchWithAtomicSave(types.ModuleType):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import os
 import shutil
 import subprocess
@@ -37,6 +36,7 @@ from typing import Iterable, Iterator, Optional, Union
 import numpy as np
 import soundfile
 
+from espnet2_bloomzmms.audio_io import resample
 from espnet2_bloomzmms.data.synthesize import write_wav
 
 __all__ = [
@@ -91,15 +91,6 @@ def soundfile_reads(name: Union[str, os.PathLike]) -> bool:
     return subtype is None or subtype in soundfile.available_subtypes(major)
 
 
-def _resample(wav: np.ndarray, rate: int, target: int) -> np.ndarray:
-    if rate == target:
-        return np.ascontiguousarray(wav, dtype=np.float32)
-    from scipy.signal import resample_poly
-
-    g = math.gcd(int(rate), int(target))
-    return resample_poly(wav, target // g, rate // g).astype(np.float32)
-
-
 def _ffmpeg_decode(source: Union[Path, bytes], name: str, sample_rate: int, why: str) -> np.ndarray:
     """Mono float32 at ``sample_rate`` from ffmpeg (which resamples and down-mixes)."""
     exe = shutil.which(FFMPEG)
@@ -146,7 +137,7 @@ def decode_audio(
     except (RuntimeError, OSError, ValueError) as e:  # LibsndfileError is a RuntimeError
         return _ffmpeg_decode(source, name, sample_rate, f"{type(e).__name__}: {e}")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    return _resample(mono, int(rate), sample_rate)
+    return np.ascontiguousarray(resample(mono, int(rate), sample_rate), dtype=np.float32)
 
 
 @dataclass(frozen=True)

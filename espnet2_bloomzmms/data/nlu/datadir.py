@@ -23,8 +23,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
-from espnet2_bloomzmms.data.datadir import atomic_path, write_kv
+from espnet2_bloomzmms.data.datadir import write_kv
 from espnet2_bloomzmms.data.nlu.tasks import NLUTask
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 __all__ = ["gold_and_pair_prompt", "gold_and_prompt", "read_answers", "write_nlu_dir", "write_nlu_files"]
 

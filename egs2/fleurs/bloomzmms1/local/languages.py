@@ -23,6 +23,7 @@ from pathlib import Path
 from espnet2_bloomzmms.data.corpora.fleurs import fleurs_languages
 from espnet2_bloomzmms.data.datadir import read_kv
 from espnet2_bloomzmms.data.languages import language_name
+from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 
 def fleurs_ids() -> dict:
@@ -30,10 +31,8 @@ def fleurs_ids() -> dict:
 
 
 def write_tsv(path: Path, rows: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{k}\t{v}\n" for k, v in sorted(rows.items())), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(f"{k}\t{v}\n" for k, v in sorted(rows.items())), encoding="utf-8")
 
 
 def names(data_dirs: list) -> dict:

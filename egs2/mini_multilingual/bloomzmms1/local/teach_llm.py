@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
-from espnet2_bloomzmms.data.datadir import write_dir_atomically
+from espnet2_bloomzmms.utils.atomic_files import write_dir_atomically
 
 TASKS = ("repeat", "language", "first_word", "last_word", "count_words", "uppercase")
 ASR_TEMPLATE_ID = "T"  # "Repeat the sentence: " + transcript + ". " (the BLOOMZMMS template)

@@ -30,7 +30,7 @@ import torch
 import torchaudio
 from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
 
-from espnet2_bloomzmms.data.datadir import write_dir_atomically
+from espnet2_bloomzmms.utils.atomic_files import write_dir_atomically
 from espnet2_bloomzmms.tiny_checkpoints import save_mms_adapters
 
 FRAME_SHIFT_MS = 20.0  # one wav2vec2 frame (conv strides multiply to 320 samples at 16 kHz)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from espnet2_bloomzmms.wav_scp import num_samples, open_wav_scp, read_mono
+from espnet2_bloomzmms.audio_io import num_samples, open_wav_scp, read_mono
 
 
 def test_files_pipes_and_ark_entries_read_the_same_audio(tmp_path):

@@ -1,8 +1,10 @@
-"""Reading a data dir's ``wav.scp`` for decoding: audio files (any format soundfile
-reads, through ESPnet's ``SoundScpReader``), Kaldi ``cmd |`` pipes and ``file.ark:offset``
-entries (through kaldiio, as Kaldi-style recipes write them). Every decoding CLI reads
-audio through here; integer PCM comes back as float in [-1, 1)."""
+"""Audio input, in one place: the model's sample rate, what makes a ``wav.scp`` entry a
+Kaldi entry, reading one entry, resampling, and the ``wav.scp`` reader of every decoding
+CLI. Plain audio files (any format soundfile reads, as ESPnet's ``sound`` type) and Kaldi
+``cmd |`` pipes and ``file.ark:offset`` entries (through kaldiio, as ESPnet's
+``kaldi_ark`` type) are read alike; integer PCM comes back as float in [-1, 1)."""
 
+import math
 import re
 from typing import Tuple
 
@@ -12,12 +14,46 @@ import soundfile
 from espnet2.fileio.sound_scp import SoundScpReader
 
 SAMPLE_RATE = 16000  #: what wav2vec2/MMS checkpoints are trained on
-_ARK_ENTRY = re.compile(r".+\.ark:\d+$")
+MIN_SAMPLES = 400  #: one wav2vec2 frame (25 ms at 16 kHz); shorter audio makes a NaN loss
+_ARK_OFFSET = re.compile(r"^.+:\d+(\[[^\]]*\])?$")
 
 
 def is_kaldi_entry(entry: str) -> bool:
-    """A pipe (``cmd |``) or an ark offset (``x.ark:123``), which kaldiio reads."""
-    return entry.rstrip().endswith("|") or bool(_ARK_ENTRY.match(entry.strip()))
+    """A pipe (``cmd |``) or an ark offset (``x.ark:123``, maybe sliced): what only kaldiio reads."""
+    v = entry.strip()
+    return v.endswith("|") or v.startswith("|") or _ARK_OFFSET.match(v) is not None
+
+
+def read_kaldi_entry(entry: str) -> Tuple[np.ndarray, int]:
+    """(samples as stored, e.g. int16, and the sample rate) of a pipe or ark entry."""
+    got = kaldiio.load_mat(entry.strip())
+    if not isinstance(got, tuple):
+        raise ValueError(f"is a bare matrix {np.shape(got)} without a sample rate, not audio "
+                         "(write audio arks with kaldiio's write_function='soundfile')")
+    rate, array = got if isinstance(got[0], (int, np.integer)) else got[::-1]  # extended arks: (array, rate)
+    return np.asarray(array), int(rate)
+
+
+def read_entry(entry: str) -> Tuple[np.ndarray, int]:
+    """(float32 samples, sample rate) of any ``wav.scp`` entry: a file, pipe or ark."""
+    if not is_kaldi_entry(entry):
+        array, rate = soundfile.read(entry.strip(), dtype="float32", always_2d=False)
+        return array, int(rate)
+    array, rate = read_kaldi_entry(entry)
+    if np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / float(-np.iinfo(array.dtype).min)
+    return array.astype(np.float32, copy=False), rate
+
+
+def resample(wave: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
+    """``wave`` (samples along axis 0) from ``rate`` to ``target`` Hz with scipy's polyphase
+    filter, computed in the input's precision; the input itself where the rates agree."""
+    if int(rate) == int(target):
+        return wave
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(rate), int(target))
+    return resample_poly(wave, int(target) // g, int(rate) // g, axis=0)
 
 
 def _check_lines(path) -> None:
@@ -46,13 +82,10 @@ class WavScpReader(SoundScpReader):
         if not is_kaldi_entry(entry):
             return super().__getitem__(key)
         try:
-            rate, wave = kaldiio.load_mat(entry)
+            wave, rate = read_entry(entry)
         except Exception as e:  # noqa: BLE001 - say which utterance and entry failed
             raise ValueError(f"utterance {key}: cannot read {entry!r}: {type(e).__name__}: {e}") from e
-        wave = np.asarray(wave)
-        if np.issubdtype(wave.dtype, np.integer):
-            wave = wave.astype(np.float32) / float(np.iinfo(wave.dtype).max + 1)
-        return int(rate), wave.astype(np.float32, copy=False)
+        return rate, wave
 
 
 def open_wav_scp(path) -> WavScpReader:
