@@ -43,10 +43,11 @@ import numpy as np
 import torch
 import yaml
 
-from espnet2_bloomzmms.data.synthesize import synthesize
 from espnet2_bloomzmms.audio_io import SAMPLE_RATE
+from espnet2_bloomzmms.data.synthesize import synthesize
 from espnet2_bloomzmms.inference import BloomzMMS
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
+from espnet2_bloomzmms.testing.speech_embeddings import standardize_adaptor
 from espnet2_bloomzmms.tiny_checkpoints import write_tiny_bloom, write_tiny_mms
 
 SENTENCES = [
@@ -99,22 +100,6 @@ def speech_config(mms: Path, llm: Path) -> dict:
         "decoder": "llm", "decoder_conf": {"model_name_or_path": str(llm)},
         "model_conf": {"ctc_weight": 0.0, "interctc_weight": 0.0},
     }
-
-
-@torch.no_grad()
-def standardize_adaptor(model, waves: List[np.ndarray]) -> None:
-    """Scale the untrained adaptor per output channel to zero mean, unit variance over
-    real speech, so speech embeddings vary from frame to frame as trained ones do."""
-    model.eval()
-    frames = []
-    for w in waves:
-        hs, n, _, _ = model.encode(torch.from_numpy(w)[None], torch.tensor([len(w)]))
-        frames.append(hs[0, : int(n[0])])
-    frames = torch.cat(frames)
-    conv = model.postencoder.conv
-    std = frames.std(0)
-    conv.weight.div_(std[:, None, None])
-    conv.bias.sub_(frames.mean(0)).div_(std)
 
 
 def write_experiment(work: Path, size: str, waves: List[np.ndarray]) -> Path:

@@ -11,7 +11,7 @@ of the paper-scale recipe (memory and GPU-hours per stage and config).
 Configs are read relative to egs2/fleurs/bloomzmms1. The model is built as
 ``espnet2_bloomzmms.bin.train`` builds it: ``BloomzMMSTask.build_model``, then ESPnet's
 ``model.to(dtype=train_dtype, device=...)``. The base models are built from
-their real dimensions (``espnet2_bloomzmms.base_model_configs``) with random weights;
+their real dimensions (``espnet2_bloomzmms.testing.base_model_configs``) with random weights;
 nothing is downloaded. Each measurement runs in its own process: on CUDA the peak is
 ``torch.cuda.max_memory_allocated`` (the CUDA context, ~0.5 GB, comes on top); on CPU
 it is the process's peak resident memory (VmHWM) minus its resident memory before the
@@ -73,7 +73,7 @@ class Batch:
 # ----------------------------------------------------------------------------- building
 def base_model_dirs(root: Path) -> dict:
     """config.json of every known base model (+ a small tokenizer for the LLMs)."""
-    from espnet2_bloomzmms.base_model_configs import BASE_MODELS, write_base_model_config
+    from espnet2_bloomzmms.testing.base_model_configs import BASE_MODELS, write_base_model_config
     from espnet2_bloomzmms.tiny_checkpoints import train_bpe_tokenizer
 
     tokenizer = root / "tokenizer"
@@ -89,7 +89,7 @@ def materialized_llm(name: str, dirs: dict, weights_dir: Path) -> Path:
 
     out = weights_dir / name.replace("/", "--")
     if not (out / "model.safetensors.index.json").exists() and not (out / "model.safetensors").exists():
-        from espnet2_bloomzmms.base_model_configs import base_model_config
+        from espnet2_bloomzmms.testing.base_model_configs import base_model_config
 
         model = AutoModelForCausalLM.from_config(base_model_config(name), dtype=torch.bfloat16)
         model.save_pretrained(out)
@@ -395,7 +395,7 @@ def epoch_flops(conf: dict, counts: dict) -> float:
     flops = 2 * mms * 50 + ckpt_enc * enc * 12.5  # MMS at 50 Hz, encoder at 12.5 Hz (linear layers)
     d = conf["encoder_conf"]["output_size"]
     flops += ckpt_enc * 9 * d * d * 12.5 * 31  # the conv2d input layer's second conv (MACs per position)
-    from espnet2_bloomzmms.base_model_configs import base_model_config
+    from espnet2_bloomzmms.testing.base_model_configs import base_model_config
 
     cfg = base_model_config(conf["decoder_conf"]["model_name_or_path"])
     h, v = cfg.hidden_size, cfg.vocab_size

@@ -15,6 +15,7 @@ from tiny_model_configs import tiny_model_config
 from espnet2_bloomzmms.inference import BloomzMMS, llm_context_length
 from espnet2_bloomzmms.model_archive import ArchiveError, find_model_file, pack_model, unpack_model
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
+from espnet2_bloomzmms.testing.speech_embeddings import standardize_adaptor
 
 LENGTHS = (16000, 9000, 23000, 12500)
 PREFIXES = ["Repeat the sentence: ", "Translate into German: ", "", "Say: "]
@@ -41,25 +42,6 @@ def write_sharp_llm(src: Path, dst: Path) -> Path:
     return dst
 
 
-def standardize_speech_embeddings(model) -> None:
-    """Make the untrained adaptor's output vary from frame to frame, as a trained one's does.
-
-    Untrained, every speech embedding is nearly the same vector (whatever the audio), so
-    outputs would not depend on the speech; scaling and shifting the (linear) adaptor per
-    output channel to zero mean and unit variance over some audio fixes that.
-    """
-    rng = np.random.default_rng(1)
-    speech = torch.from_numpy(rng.standard_normal((2, 16000)).astype(np.float32) * 0.1)
-    model.eval()
-    with torch.no_grad():
-        hs, hs_lengths, _, _ = model.encode(speech, torch.tensor([16000, 12000]))
-        frames = torch.cat([h[:n] for h, n in zip(hs, hs_lengths)])
-        mean, std = frames.mean(0), frames.std(0)
-        conv = model.postencoder.conv
-        conv.weight.div_(std[:, None, None])
-        conv.bias.sub_(mean).div_(std)
-
-
 def write_exp(mms_dir: Path, llm_dir: Path, exp: Path, **config_updates) -> Path:
     """A tiny trained-looking experiment dir: config.yaml + valid.acc.ave.pth."""
     config = tiny_model_config(mms_dir, llm_dir)
@@ -69,7 +51,8 @@ def write_exp(mms_dir: Path, llm_dir: Path, exp: Path, **config_updates) -> Path
     args = BloomzMMSTask.get_parser().parse_args(["--config", str(exp / "train.yaml"), "--output_dir", str(exp)])
     torch.manual_seed(0)
     model = BloomzMMSTask.build_model(args)
-    standardize_speech_embeddings(model)
+    noise = np.random.default_rng(1).standard_normal(16000).astype(np.float32) * 0.1
+    standardize_adaptor(model, [noise, noise[:12000]])
     (exp / "config.yaml").write_text(yaml.safe_dump(vars(args)), encoding="utf-8")
     torch.save(model.state_dict(), exp / "valid.acc.ave.pth")
     return exp

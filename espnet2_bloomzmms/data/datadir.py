@@ -45,7 +45,6 @@ __all__ = [
     "DataDirError",
     "ESCAPED_FILES",
     "FIELD_FILES",
-    "combine_data_dirs",
     "escape_value",
     "read_data_dir",
     "read_kv",
@@ -510,46 +509,3 @@ def validate_data_dir(
         if problems:
             raise DataDirError(problems)
     return len(ref)
-
-
-# -------------------------------------------------------------------------- combining
-
-
-def combine_data_dirs(srcs: Sequence[PathLike], dst: PathLike) -> int:
-    """Merge data dirs into ``dst`` (re-sorted, spk2utt regenerated); returns #utterances.
-
-    Each source is validated (structure only).  Utterance ids must be unique across
-    sources and all sources must have the same files, since a field present for only
-    some utterances would make ``dst`` invalid.  wav.scp values are copied verbatim, so
-    relative paths keep meaning the same thing only from the same working directory.
-    ``dst`` may be one of ``srcs``: everything is read before anything is written.
-    """
-    srcs = [Path(s) for s in srcs]
-    if not srcs:
-        raise ValueError("combine_data_dirs needs at least one source directory")
-    merged: dict[str, dict[str, str]] = {}
-    origin: dict[str, Path] = {}
-    fields_of: dict[Path, frozenset[str]] = {}
-    for src in srcs:
-        validate_data_dir(src, required=("wav.scp",), check_audio=False)
-        utts = read_data_dir(src)
-        fields_of[src] = frozenset(next(iter(utts.values())))
-        dups = [u for u in utts if u in merged]
-        if dups:
-            raise DataDirError(
-                f"{src}: {len(dups)} utterance ids are already in {origin[dups[0]]} "
-                f"({_few(dups)}); ids must be unique across combined dirs"
-            )
-        for uttid, fields in utts.items():
-            merged[uttid] = fields
-            origin[uttid] = src
-    all_fields = frozenset().union(*fields_of.values())
-    for field in sorted(all_fields, key=list(FIELD_FILES).index):
-        lacking = [str(s) for s in srcs if field not in fields_of[s]]
-        if lacking:
-            raise DataDirError(
-                f"{FIELD_FILES[field]}: present in some sources but missing in "
-                f"{', '.join(lacking)}; cannot combine"
-            )
-    write_data_dir(dst, merged)
-    return len(merged)

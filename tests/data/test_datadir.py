@@ -11,7 +11,6 @@ from espnet2.fileio.read_text import read_2columns_text
 
 from espnet2_bloomzmms.data.datadir import (
     DataDirError,
-    combine_data_dirs,
     read_data_dir,
     read_kv,
     unescape_value,
@@ -311,36 +310,3 @@ def test_bare_feature_matrix_is_not_audio(good_dir, tmp_path):
     kaldiio.save_ark(str(ark), {"utt_b": np.zeros((20, 80), np.float32)}, scp=str(scp))
     _set_line(good_dir / "wav.scp", "utt_b", read_kv(scp)["utt_b"])
     _raises(good_dir, "utt_b", "without a sample rate")
-
-
-# -------------------------------------------------------------------------- combining
-
-
-def test_combine(audio, tmp_path):
-    _, paths = audio
-    utts = _utts(paths)
-    write_data_dir(tmp_path / "en_de", {u: utts[u] for u in ("utt_b", "utt_a")})
-    write_data_dir(tmp_path / "ru_hi", {u: utts[u] for u in ("utt_d", "utt_c")})
-    n = combine_data_dirs([tmp_path / "ru_hi", tmp_path / "en_de"], tmp_path / "all")
-    assert n == 4 == validate_data_dir(tmp_path / "all")
-    assert read_data_dir(tmp_path / "all") == utts
-    assert list(read_kv(tmp_path / "all" / "wav.scp")) == ["utt_a", "utt_b", "utt_c", "utt_d"]
-
-    with pytest.raises(DataDirError, match=r"2 utterance ids are already in .*en_de \(utt_a, utt_b\)"):
-        combine_data_dirs([tmp_path / "en_de", tmp_path / "all"], tmp_path / "bad")
-    assert not (tmp_path / "bad").exists()
-
-    # into one of its own sources
-    write_data_dir(tmp_path / "more", {"utt_e": dict(utts["utt_a"])})
-    assert combine_data_dirs([tmp_path / "all", tmp_path / "more"], tmp_path / "all") == 5
-    assert validate_data_dir(tmp_path / "all") == 5
-
-
-def test_combine_refuses_mismatched_files(audio, tmp_path):
-    _, paths = audio
-    utts = _utts(paths)
-    write_data_dir(tmp_path / "a", {"utt_a": utts["utt_a"]})
-    no_prefix = {k: v for k, v in utts["utt_b"].items() if k != "prefix"}
-    write_data_dir(tmp_path / "b", {"utt_b": no_prefix})
-    with pytest.raises(DataDirError, match=rf"prefix: present in some sources but missing in {tmp_path}/b"):
-        combine_data_dirs([tmp_path / "a", tmp_path / "b"], tmp_path / "c")

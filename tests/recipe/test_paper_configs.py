@@ -11,7 +11,7 @@ import torch
 import yaml
 from test_shipped_configs import ARCHITECTURE
 
-from espnet2_bloomzmms.base_model_configs import BASE_MODELS, write_base_model_config
+from espnet2_bloomzmms.testing.base_model_configs import BASE_MODELS, write_base_model_config
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 
 CONF = Path(__file__).resolve().parents[2] / "egs2/fleurs/bloomzmms1/conf"

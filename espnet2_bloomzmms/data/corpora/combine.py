@@ -16,9 +16,6 @@ file holding wav.scp's ids, audio files, arks and a pipe's program present, no
 is written sorted (spk2utt regenerated) and validated; files other than those in
 ``datadir.FIELD_FILES`` are not carried (``data/format.py`` recomputes
 utt2num_samples).
-
-Unlike ``datadir.combine_data_dirs`` (same-layout dirs this package wrote), this takes
-foreign dirs as they are.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The architectures of the real base models (MMS, BLOOMZ), as Hugging Face configs.
 
-No model hub is reachable from our machines, yet the paper's configurations must be
-shown to build with the right sizes, and their training memory must be measured. These
-configs carry the real dimensions (from each checkpoint's published ``config.json``);
-written into a directory with :func:`write_base_model_config`, they are built with
-random weights by the frontend's / decoder's ``init_from_config: true`` (on the meta
-device for parameter counts, on a GPU for memory benchmarks).
+The paper's configurations are shown to build with the right sizes, and their training
+memory is measured, without downloading gigabytes of weights (or where no hub can be
+reached, as in CI). These configs carry the real dimensions (from each checkpoint's
+published ``config.json``); written into a directory with :func:`write_base_model_config`,
+they are built with random weights by the frontend's / decoder's ``init_from_config:
+true`` (on the meta device for parameter counts, on a GPU for memory benchmarks).
 """
 
 import shutil
