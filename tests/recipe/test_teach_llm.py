@@ -70,7 +70,7 @@ def test_data_files():
     assert langs["es"] == "Spanish" and len(langs) == 7
     templates = {t.id: t for t in tl.load_templates(DATA)}
     assert templates["T"].prefix == "Repeat the sentence: " and templates["T"].postfix == ". "
-    assert templates["rep1"].fill("German") == ("A text in German: ", "\nThe same text, word for word:")
+    assert templates["rep1"].render("German") == ("A text in German: ", "\nThe same text, word for word:")
     assert {t.task for t in templates.values() if t.split == "heldout"} == set(tl.TASKS)
     split = tl.split_sentences(tl.load_sentences(DATA, "en"), 20, 20)
     assert [len(split[k]) for k in ("train", "dev", "test")] == [200, 20, 20]

@@ -21,21 +21,10 @@ import soundfile
 
 from espnet2_bloomzmms.data.datadir import validate_data_dir, write_data_dir
 from espnet2_bloomzmms.data.synthesize import available_languages, synthesize, write_wav
+from sentences import load_sentences, split_sentences  # local/sentences.py
 
 VOICES = ("m1", "m3", "m7", "f1", "f3", "f5")
 RATES = (150, 175, 200)
-
-
-def split_sentences(sentences: list, n_dev: int, n_test: int) -> dict:
-    """Position-based split, shared with the LLM-teaching stage (no sentence overlap)."""
-    if len(sentences) <= n_dev + n_test:
-        raise ValueError(f"need more than {n_dev + n_test} sentences, got {len(sentences)}")
-    n_train = len(sentences) - n_dev - n_test
-    return {
-        "train": sentences[:n_train],
-        "dev": sentences[n_train : n_train + n_dev],
-        "test": sentences[n_train + n_dev :],
-    }
 
 
 def read_languages(path: Path) -> dict:
@@ -64,8 +53,7 @@ def plan(
     rng = random.Random(seed)
     utts = {"train": {}, "dev": {}, "test": {}}
     for lang in langs:
-        sentences = (text_dir / "sentences" / f"{lang}.txt").read_text(encoding="utf-8").splitlines()
-        for split, chunk in split_sentences(sentences, n_dev, n_test).items():
+        for split, chunk in split_sentences(load_sentences(text_dir, lang), n_dev, n_test).items():
             if split == "train" and max_train:
                 chunk = chunk[:max_train]
             for i, text in enumerate(chunk):

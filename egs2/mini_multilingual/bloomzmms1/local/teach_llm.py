@@ -33,7 +33,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
+from espnet2_bloomzmms.instructions import Template, read_language_names, read_templates
 from espnet2_bloomzmms.utils.atomic_files import write_dir_atomically
+from sentences import load_sentences, split_sentences  # local/sentences.py
 
 TASKS = ("repeat", "language", "first_word", "last_word", "count_words", "uppercase")
 ASR_TEMPLATE_ID = "T"  # "Repeat the sentence: " + transcript + ". " (the BLOOMZMMS template)
@@ -101,66 +103,20 @@ def answer(task: str, sentence: str, lang_name: str) -> str:
 # ---------------------------------------------------------------- data
 
 
-@dataclass(frozen=True)
-class Template:
-    id: str
-    task: str
-    split: str  # "train" or "heldout"
-    prefix: str  # may contain "{lang}"
-    postfix: str
-
-    def fill(self, lang_name: str) -> tuple[str, str]:
-        """``(prefix, postfix)`` with ``{lang}`` replaced by the language's English name."""
-        return self.prefix.replace("{lang}", lang_name), self.postfix.replace("{lang}", lang_name)
-
-
-def unescape(field: str) -> str:
-    """``instructions.tsv`` writes a newline as the two characters ``\\n``."""
-    return field.replace("\\n", "\n")
-
-
 def load_languages(data_dir: Path) -> dict[str, str]:
     """``{code: English name}`` from ``languages.tsv``, in file order."""
-    langs = {}
-    for line in (Path(data_dir) / "languages.tsv").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            code, name = line.split("\t")[:2]
-            langs[code] = name
-    return langs
+    return read_language_names(Path(data_dir) / "languages.tsv")
 
 
 def load_templates(data_dir: Path) -> list[Template]:
-    """The rows of ``instructions.tsv`` (trailing spaces kept, ``\\n`` unescaped)."""
-    templates = []
+    """The templates of ``instructions.tsv`` (the package's template format), each of a
+    task this script can answer and split ``train`` or ``heldout``."""
     path = Path(data_dir) / "instructions.tsv"
-    for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) != 5:
-            raise ValueError(f"{path}:{n}: expected 5 tab-separated fields, got {len(fields)}")
-        tid, task, split, prefix, postfix = fields
-        if task not in TASKS or split not in ("train", "heldout"):
-            raise ValueError(f"{path}:{n}: bad task {task!r} or split {split!r}")
-        templates.append(Template(tid, task, split, unescape(prefix), unescape(postfix)))
+    templates = read_templates(path)
+    bad = [t.id for t in templates if t.task not in TASKS or t.split not in ("train", "heldout")]
+    if bad:
+        raise ValueError(f"{path}: templates {bad}: task must be one of {TASKS}, split train or heldout")
     return templates
-
-
-def load_sentences(data_dir: Path, lang: str) -> list[str]:
-    path = Path(data_dir) / "sentences" / f"{lang}.txt"
-    return [s for s in path.read_text(encoding="utf-8").splitlines() if s.strip()]
-
-
-def split_sentences(sentences: list[str], n_dev: int, n_test: int) -> dict[str, list[str]]:
-    """Split by position: train = all but the last ``n_dev + n_test``, then dev, then test."""
-    n_train = len(sentences) - n_dev - n_test
-    if n_train <= 0:
-        raise ValueError(f"{len(sentences)} sentences leave none for training")
-    return {
-        "train": sentences[:n_train],
-        "dev": sentences[n_train : n_train + n_dev],
-        "test": sentences[n_train + n_dev :],
-    }
 
 
 def tokenizer_texts(data_dir: Path) -> list[str]:
@@ -175,7 +131,7 @@ def tokenizer_texts(data_dir: Path) -> list[str]:
         for s in load_sentences(data_dir, code):
             texts += [s, s.upper()]
         for t in load_templates(data_dir):
-            texts += [line for part in t.fill(name) for line in part.split("\n") if line.strip()]
+            texts += [line for part in t.render(name) for line in part.split("\n") if line.strip()]
     texts += list(langs.values()) + [number_word(n) for n in range(1, 21)]
     return texts
 
@@ -221,7 +177,7 @@ class Example:
 
 def make_example(enc: SegmentEncoder, eos_id: int, code: str, name: str, t: Template, sentence: str,
                  cache: bool = True) -> Example:
-    prefix, postfix = t.fill(name)
+    prefix, postfix = t.render(name)
     ans = answer(t.task, sentence, name)
     head, body = enc(prefix), enc(sentence, cache)
     prompt = head + body + enc(postfix)
@@ -248,7 +204,7 @@ def token_copy_example(enc: SegmentEncoder, eos_id: int, langs: dict[str, str], 
     """A ``repeat`` example whose "sentence" is the token sequence ``ids`` itself (any tokens)."""
     code = rng.choice(list(langs))
     t = rng.choice(templates)
-    prefix, postfix = t.fill(langs[code])
+    prefix, postfix = t.render(langs[code])
     head = enc(prefix)
     return Example(code, t.id, t.task, t.split, "", "", head + list(ids) + enc(postfix),
                    list(ids) + [eos_id], sentence_span=(len(head), len(head) + len(ids)))
@@ -548,74 +504,73 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> dict:
-    args = get_parser().parse_args(argv)
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+class Log:
+    """Progress lines with the seconds since the start."""
 
-    torch.set_num_threads(args.num_threads)
-    random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    t_start = time.time()
+    def __init__(self):
+        self.start = time.time()
 
-    def log(msg: str) -> None:
-        print(f"[teach_llm {time.time() - t_start:7.1f}s] {msg}", flush=True)
+    def __call__(self, msg: str) -> None:
+        print(f"[teach_llm {time.time() - self.start:7.1f}s] {msg}", flush=True)
 
-    langs_all = load_languages(args.data_dir)
-    codes = args.langs or list(langs_all)
-    langs = {c: langs_all[c] for c in codes}
-    templates = load_templates(args.data_dir)
-    splits = {c: split_sentences(load_sentences(args.data_dir, c), args.n_dev, args.n_test) for c in codes}
 
-    tokenizer = AutoTokenizer.from_pretrained(args.llm_dir)
-    model = AutoModelForCausalLM.from_pretrained(args.llm_dir, dtype=torch.float32)
-    enc = SegmentEncoder(tokenizer)
-    eos_id = tokenizer.eos_token_id
+def dev_examples(dev: list[Example], splits: dict, train_tmpl: list[Template], which: str) -> list[Example]:
+    """The dev examples evaluated: all, or (``which="cycle"``) each dev sentence with one
+    train template per task in turn, plus every held-out template and the ASR template T."""
+    if which == "all":
+        return dev
+    by_task = {task: [t.id for t in train_tmpl if t.task == task] for task in TASKS}
+    index = {(c, s): i for c, sp in splits.items() for i, s in enumerate(sp["dev"])}
+    kept = []
+    for e in dev:
+        turn = (index[(e.lang, e.sentence)] + TASKS.index(e.task)) % len(by_task[e.task])
+        e.in_split_row = e.split == "heldout" or by_task[e.task][turn] == e.template
+        if e.in_split_row or e.template == ASR_TEMPLATE_ID:
+            kept.append(e)
+    return kept
 
-    train_tmpl = [t for t in templates if t.split == "train"]
-    train = build_examples(enc, eos_id, langs, {c: s["train"] for c, s in splits.items()}, train_tmpl)
-    dev = build_examples(enc, eos_id, langs, {c: s["dev"] for c, s in splits.items()}, templates)
-    if args.eval_train_templates == "cycle":
-        by_task = {task: [t.id for t in train_tmpl if t.task == task] for task in TASKS}
-        index = {(c, s): i for c, sp in splits.items() for i, s in enumerate(sp["dev"])}
-        kept = []
-        for e in dev:
-            turn = (index[(e.lang, e.sentence)] + TASKS.index(e.task)) % len(by_task[e.task])
-            e.in_split_row = e.split == "heldout" or by_task[e.task][turn] == e.template
-            if e.in_split_row or e.template == ASR_TEMPLATE_ID:
-                kept.append(e)
-        dev = kept
-    n_params = sum(p.numel() for p in model.parameters())
-    mean_len = sum(len(e.prompt_ids) + len(e.answer_ids) for e in train) / len(train)
-    log(f"{len(train)} train examples (mean {mean_len:.1f} tokens), {len(dev)} dev examples; "
-        f"model {n_params / 1e6:.2f} M params (hidden {model.config.hidden_size}, "
-        f"{model.config.n_layer} layers, vocab {model.config.vocab_size})")
 
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "word_embeddings" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "word_embeddings" not in n)]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
-    )
-    budget_s = args.max_minutes * 60.0
-    blank_id = eos_id if args.blank_id is None else args.blank_id  # of --ctc_shape examples
-    stream = ExampleStream(
+def example_stream(args, enc: SegmentEncoder, eos_id: int, langs: dict[str, str], splits: dict,
+                   train: list[Example], train_tmpl: list[Template], blank_id: int) -> "ExampleStream":
+    """The training examples as the options ask for them (synthetic, mixed, copies, CTC shape)."""
+    codes = list(langs)
+    sentences = {c: s["train"] for c, s in splits.items()}
+    return ExampleStream(
         train,
-        SyntheticSentences({c: s["train"] for c, s in splits.items()}, args.novel_words),
+        SyntheticSentences(sentences, args.novel_words),
         lambda code, t, sentence: make_example(enc, eos_id, code, langs[code], t, sentence, cache=False),
         train_tmpl, codes, parse_task_weights(args.task_weights), args.synthetic, random.Random(args.seed),
-        mix=args.mix_templates, sentences={c: s["train"] for c, s in splits.items()},
+        mix=args.mix_templates, sentences=sentences,
         random_copy=args.random_copy,
         copy_tokens=sorted({i for c in codes for s in splits[c]["train"] for i in enc(s)}),
         copy_template=lambda rng, ids: token_copy_example(
             enc, eos_id, langs, rng, [t for t in train_tmpl if t.task == "repeat"], ids),
         ctc_shape=args.ctc_shape, blank_id=blank_id,
     )
-    batches = make_batches(stream, args.batch_size, random.Random(args.seed + 1))
+
+
+def optimizer(model, args):
+    """AdamW; no weight decay on the embeddings, biases and norms."""
+    import torch
+
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "word_embeddings" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "word_embeddings" not in n)]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
+    )
+
+
+def teach(model, batches, pad_id: int, args, log: Log) -> dict:
+    """The training loop: ``args.steps`` updates (fewer under ``--max_minutes``); returns
+    the steps done, whether time stopped it, the loss history and the time it took."""
+    import torch
+
+    opt = optimizer(model, args)
     use_bf16 = args.autocast == "bf16" or (args.autocast == "auto" and cpu_has_fast_bf16())
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
     log(f"training with {'bf16 autocast' if use_bf16 else 'float32'}")
-
+    budget_s = args.max_minutes * 60.0
     model.train()
     history, run_loss, run_n, step = [], 0.0, 0, 0
     t_train, cpu_train = time.time(), time.process_time()
@@ -633,7 +588,7 @@ def main(argv=None) -> dict:
         lr = args.lr * lr_factor(progress, args.warmup, args.schedule)
         for g in opt.param_groups:
             g["lr"] = lr
-        ids, mask, labels = collate_train(next(batches), tokenizer.pad_token_id)
+        ids, mask, labels = collate_train(next(batches), pad_id)
         with autocast():
             loss = answer_loss(model, ids, mask, labels)
         opt.zero_grad(set_to_none=True)
@@ -653,8 +608,13 @@ def main(argv=None) -> dict:
     if run_n:
         history.append({"step": step, "loss": run_loss / run_n, "lr": lr, "elapsed_s": time.time() - t_train,
                         "cpu_s": time.process_time() - cpu_train})
-    train_s, train_cpu_s = time.time() - t_train, time.process_time() - cpu_train
+    return {"steps_done": step, "stopped_early": stopped_early, "history": history, "autocast_bf16": use_bf16,
+            "train_seconds": time.time() - t_train, "train_cpu_seconds": time.process_time() - cpu_train}
 
+
+def evaluate_dev(model, tokenizer, dev: list[Example], args, blank_id: int, log: Log) -> dict:
+    """Greedy exact match on the dev examples (and, with ``--ctc_shape``, on the same
+    examples with their sentences in CTC shape)."""
     t_eval = time.time()
     result = evaluate(model, tokenizer, dev, args.max_new_tokens, args.eval_batch_size)
     result.update(split="dev", eval_s=time.time() - t_eval)
@@ -664,37 +624,74 @@ def main(argv=None) -> dict:
         shaped = [ctc_shaped(e, shape_rng, blank_id) for e in dev]
         result["ctc_shaped"] = evaluate(model, tokenizer, shaped, args.max_new_tokens, args.eval_batch_size)
         log(f"dev greedy exact match, sentences in CTC shape:\n{format_table(result['ctc_shaped'])}")
+    return result
 
-    config = {
-        **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "langs": codes,
-        "steps_done": step,
-        "stopped_early": stopped_early,
-        "train_seconds": train_s,
-        "train_cpu_seconds": train_cpu_s,
-        "n_train_examples": len(train),
-        "n_params": n_params,
-        "autocast_bf16": use_bf16,
-        "model": {k: getattr(model.config, k) for k in ("hidden_size", "n_layer", "n_head", "vocab_size")},
-        "torch": torch.__version__,
-        "argv": sys.argv if argv is None else list(argv),
-    }
+
+def save(out_dir: Path, llm_dir: Path, model, tokenizer, result: dict, config: dict, history: list) -> None:
+    """The taught model and tokenizer with eval.json, teach_config.json and train_log.json,
+    written atomically."""
 
     def write(tmp: Path) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         # keep the source tokenizer files byte for byte (tokenizer_class as in bloomz)
         for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-            if (Path(args.llm_dir) / name).is_file():
-                shutil.copy2(Path(args.llm_dir) / name, tmp / name)
-        dump = lambda obj, name: (tmp / name).write_text(  # noqa: E731
-            json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        dump(result, "eval.json")
-        dump(config, "teach_config.json")
-        dump(history, "train_log.json")
+            if (Path(llm_dir) / name).is_file():
+                shutil.copy2(Path(llm_dir) / name, tmp / name)
+        for obj, name in ((result, "eval.json"), (config, "teach_config.json"), (history, "train_log.json")):
+            (tmp / name).write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    write_dir_atomically(args.out_dir, write)
-    log(f"wrote {args.out_dir} (train {train_s:.1f}s, total {time.time() - t_start:.1f}s)")
+    write_dir_atomically(out_dir, write)
+
+
+def main(argv=None) -> dict:
+    args = get_parser().parse_args(argv)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(args.num_threads)
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    log = Log()
+
+    langs_all = load_languages(args.data_dir)
+    codes = args.langs or list(langs_all)
+    langs = {c: langs_all[c] for c in codes}
+    templates = load_templates(args.data_dir)
+    splits = {c: split_sentences(load_sentences(args.data_dir, c), args.n_dev, args.n_test) for c in codes}
+
+    tokenizer = AutoTokenizer.from_pretrained(args.llm_dir)
+    model = AutoModelForCausalLM.from_pretrained(args.llm_dir, dtype=torch.float32)
+    enc, eos_id = SegmentEncoder(tokenizer), tokenizer.eos_token_id
+    blank_id = eos_id if args.blank_id is None else args.blank_id  # of --ctc_shape examples
+
+    train_tmpl = [t for t in templates if t.split == "train"]
+    train = build_examples(enc, eos_id, langs, {c: s["train"] for c, s in splits.items()}, train_tmpl)
+    dev = dev_examples(build_examples(enc, eos_id, langs, {c: s["dev"] for c, s in splits.items()}, templates),
+                       splits, train_tmpl, args.eval_train_templates)
+    n_params = sum(p.numel() for p in model.parameters())
+    mean_len = sum(len(e.prompt_ids) + len(e.answer_ids) for e in train) / len(train)
+    log(f"{len(train)} train examples (mean {mean_len:.1f} tokens), {len(dev)} dev examples; "
+        f"model {n_params / 1e6:.2f} M params (hidden {model.config.hidden_size}, "
+        f"{model.config.n_layer} layers, vocab {model.config.vocab_size})")
+
+    stream = example_stream(args, enc, eos_id, langs, splits, train, train_tmpl, blank_id)
+    run = teach(model, make_batches(stream, args.batch_size, random.Random(args.seed + 1)),
+                tokenizer.pad_token_id, args, log)
+    result = evaluate_dev(model, tokenizer, dev, args, blank_id, log)
+    config = {
+        **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "langs": codes,
+        **{k: run[k] for k in ("steps_done", "stopped_early", "train_seconds", "train_cpu_seconds")},
+        "n_train_examples": len(train),
+        "n_params": n_params,
+        "autocast_bf16": run["autocast_bf16"],
+        "model": {k: getattr(model.config, k) for k in ("hidden_size", "n_layer", "n_head", "vocab_size")},
+        "torch": torch.__version__,
+        "argv": sys.argv if argv is None else list(argv),
+    }
+    save(args.out_dir, args.llm_dir, model, tokenizer, result, config, run["history"])
+    log(f"wrote {args.out_dir} (train {run['train_seconds']:.1f}s, total {time.time() - log.start:.1f}s)")
     return result
 
 
