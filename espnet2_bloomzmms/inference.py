@@ -519,12 +519,10 @@ class BloomzMMS:
         prompt through the LLM once per beam. ``{}`` for greedy search or 1-position prompts."""
         if self.num_beams == 1 or inputs.size(1) < 2:
             return {}
-        body = self.llm.get_decoder()
-        name = "cache" if "cache" in inspect.signature(type(body).forward).parameters else "past_key_values"
-        out = body(inputs_embeds=inputs[:, :-1].to(self.llm.dtype), attention_mask=mask[:, :-1].long(), use_cache=True)
-        cache = out["cache"] if "cache" in out else out["past_key_values"]
+        decoder = self.model.decoder
+        _, cache = decoder.prefill(inputs[:, :-1], mask[:, :-1])
         cache.batch_repeat_interleave(self.num_beams)
-        return {name: cache}
+        return {decoder.cache_argument: cache}
 
     def _until_eos(self, seq: List[int]) -> List[int]:
         return seq[: seq.index(self.eos_token_id) + 1] if self.eos_token_id in seq else seq
@@ -565,8 +563,8 @@ class BloomzMMS:
 
         The score of an answer is ``sum log p(token)`` over its tokens and the
         end-of-sequence token (training appends EOS to every target), so an answer
-        that is only the start of a likelier one does not win. For each utterance the
-        K candidates run as one batch, right-padded.
+        that is only the start of a likelier one does not win. Each prompt runs once; its
+        KV cache serves its K candidates (``LLMDecoder.continuation_scores``).
         """
         if not isinstance(encoded, Encoded):
             encoded = self.encode(encoded)
@@ -579,32 +577,9 @@ class BloomzMMS:
         answers = list(answers)
         if not answers or not all(isinstance(a, str) for a in answers):
             raise ValueError(f"allowed_answers must be a non-empty list of strings, got {answers!r}")
-        cand = [self._tokenize(a) + [self.eos_token_id] for a in answers]
-        cand_ids, cand_lens = self._pad_ids(cand)
-        longest = int(cand_lens.max())
-        pre_ids, pre_lens, post_ids, post_lens = self._instructions(encoded, prefixes, postfixes)
-        self._check_context(encoded, pre_lens, post_lens, extra=longest)
-        emb = self.model.decoder.embed
-        cand_emb = emb(cand_ids)
-        k = len(answers)
-        scores = []
-        for i in range(len(encoded.hs)):
-            n = int(encoded.lengths[i])
-            prompt = torch.cat(
-                [emb(pre_ids[i, : pre_lens[i]]), encoded.hs[i, :n].to(cand_emb.dtype), emb(post_ids[i, : post_lens[i]])]
-            )
-            p = prompt.size(0)
-            rows, mask = pack_segments(
-                [prompt.expand(k, -1, -1), cand_emb], [torch.full((k,), p, device=cand_lens.device), cand_lens]
-            )
-            hidden = self.model.decoder(rows, mask.long())
-            # position p - 1 + j predicts candidate token j
-            pred = hidden[:, p - 1 : p - 1 + longest]
-            valid = torch.arange(longest, device=cand_lens.device)[None, :] < cand_lens[:, None]
-            logp = torch.log_softmax(self.model.decoder.logits(pred[valid]), dim=-1)
-            token_logp = logp.gather(1, cand_ids[valid][:, None])[:, 0]
-            scores.append(logp.new_zeros(valid.shape).masked_scatter_(valid, token_logp).sum(1))
-        return torch.stack(scores)
+        cand_ids, cand_lens = self._pad_ids([self._tokenize(a) + [self.eos_token_id] for a in answers])
+        inputs, mask = self.prompt(encoded, prefixes, postfixes, extra=int(cand_lens.max()))
+        return self.model.decoder.continuation_scores(inputs, mask, cand_ids, cand_lens)
 
     # ---------------------------------------------------------------- prompts
     def prompt(
@@ -614,11 +589,7 @@ class BloomzMMS:
         the (B, T) mask of real positions. ``extra`` positions must fit after it."""
         pre_ids, pre_lens, post_ids, post_lens = self._instructions(encoded, prefixes, postfixes)
         self._check_context(encoded, pre_lens, post_lens, extra)
-        emb = self.model.decoder.embed
-        pre, post = emb(pre_ids), emb(post_ids)
-        return pack_segments(
-            [pre, encoded.hs.to(pre.dtype), post], [pre_lens, encoded.lengths, post_lens], left_pad=True
-        )
+        return self.model.llm_input(encoded.hs, encoded.lengths, pre_ids, pre_lens, post_ids, post_lens, left_pad=True)
 
     def _check_context(self, encoded: Encoded, pre_lens, post_lens, extra: int) -> None:
         limit = self.max_prompt_length

@@ -5,6 +5,7 @@ LoRA adapters are optional, and checkpoints keep only what trains: the base mode
 named in the config and reloaded from there.
 """
 
+import inspect
 from typing import Optional
 
 import torch
@@ -178,3 +179,41 @@ class LLMDecoder(AbsDecoder):
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.llm.get_output_embeddings()(hidden).float()
+
+    @property
+    def cache_argument(self) -> str:
+        """The keyword under which the LLM's ``forward`` and ``generate`` take a KV cache:
+        ``cache`` from transformers 5, ``past_key_values`` before."""
+        params = inspect.signature(type(self.llm.get_decoder()).forward).parameters
+        return "cache" if "cache" in params else "past_key_values"
+
+    def prefill(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor):
+        """Run the LLM over prompts once and keep their KV cache: (last hidden states
+        (B, T, H), cache). The cache continues the prompts (:meth:`continuation_scores`,
+        ``generate(**{decoder.cache_argument: cache})``) without recomputing them."""
+        out = self.llm.get_decoder()(inputs_embeds=inputs_embeds.to(self.llm.dtype),
+                                     attention_mask=attention_mask.long(), use_cache=True)
+        return out.last_hidden_state, out["cache"] if "cache" in out else out["past_key_values"]
+
+    def continuation_scores(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor,
+                            continuations: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Log-likelihoods (B, K) of K token sequences after each of B prompts.
+
+        ``inputs_embeds``/``attention_mask``: the prompts, LEFT-padded so that each ends at
+        the last position; ``continuations`` (K, L) token ids right-padded to ``lengths``
+        (K,). The prompts run once (:meth:`prefill`); their cache is copied to the K
+        continuations of each, which then run in one batch of B * K rows.
+        """
+        b, k = inputs_embeds.size(0), continuations.size(0)
+        last, cache = self.prefill(inputs_embeds, attention_mask)
+        cache.batch_repeat_interleave(k)
+        ids = continuations.clamp(min=0).repeat(b, 1)  # row b * k + j: continuation j of prompt b
+        valid = (torch.arange(continuations.size(1), device=ids.device)[None, :] < lengths[:, None]).repeat(b, 1)
+        mask = torch.cat([attention_mask.long().repeat_interleave(k, 0), valid.long()], dim=1)
+        hidden = self.llm.get_decoder()(inputs_embeds=self.embed(ids).to(self.llm.dtype), attention_mask=mask,
+                                        use_cache=True, **{self.cache_argument: cache}).last_hidden_state
+        # the prompt's last position predicts a continuation's first token, its position j the (j + 1)-th
+        pred = torch.cat([last[:, -1:].repeat_interleave(k, 0), hidden[:, :-1]], dim=1)
+        logp = torch.log_softmax(self.logits(pred[valid]), dim=-1)
+        token_logp = logp.gather(1, ids[valid][:, None])[:, 0]
+        return logp.new_zeros(valid.shape).masked_scatter_(valid, token_logp).sum(1).view(b, k)

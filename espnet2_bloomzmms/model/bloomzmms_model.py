@@ -221,6 +221,22 @@ class BloomzMMSModel(AbsESPnetModel):
         target[torch.arange(text.size(0), device=text.device), text_lengths] = self.decoder.eos_token_id
         return target
 
+    def llm_input(self, speech, speech_lengths, prefix, prefix_lengths, postfix, postfix_lengths,
+                  target=None, target_lengths=None, left_pad: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+        """What the LLM reads, per utterance: ``[E(prefix) ; speech ; E(postfix)]``, then
+        ``E(target)`` where given, packed without gaps: (B, T, H) and the (B, T) mask of
+        real positions. One layout for training (right-padded, with the target), generation
+        and answer scoring (left-padded, so every prompt ends at the last position).
+        ``speech`` is what :meth:`speech_embeddings` gives; token ids < 0 are padding."""
+        emb = self.decoder.embed
+        pre = emb(prefix)
+        segments = [pre, speech.to(pre.dtype), emb(postfix)]
+        lengths = [prefix_lengths, speech_lengths, postfix_lengths]
+        if target is not None:
+            segments.append(emb(target))
+            lengths.append(target_lengths)
+        return pack_segments(segments, lengths, left_pad=left_pad)
+
     def ce_loss(self, hs, hs_lengths, prefix, prefix_lengths, postfix, postfix_lengths, text, text_lengths):
         """Teacher-forced LLM cross-entropy on the target tokens only.
 
@@ -231,13 +247,11 @@ class BloomzMMSModel(AbsESPnetModel):
         """
         target = self.target_with_eos(text, text_lengths)
         target_lengths = text_lengths + 1
-        emb = self.decoder.embed
-        prefix_emb = emb(prefix)
         speech, speech_lengths = self.speech_embeddings(hs, hs_lengths)
-        segments = [prefix_emb, speech.to(prefix_emb.dtype), emb(postfix), emb(target)]
+        inputs, mask = self.llm_input(speech, speech_lengths, prefix, prefix_lengths, postfix, postfix_lengths,
+                                      target, target_lengths)
         lengths = [prefix_lengths, speech_lengths, postfix_lengths, target_lengths]
-        inputs, mask = pack_segments(segments, lengths)
-        ignore = [torch.full(s.shape[:2], IGNORE_ID, dtype=torch.long, device=hs.device) for s in segments[:3]]
+        ignore = [torch.full(x.shape[:2], IGNORE_ID, dtype=torch.long, device=hs.device) for x in (prefix, speech, postfix)]
         labels, _ = pack_segments(ignore + [target.masked_fill(target < 0, IGNORE_ID)], lengths, pad_value=IGNORE_ID)
 
         hidden = self.decoder(inputs, mask.long())

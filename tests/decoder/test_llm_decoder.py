@@ -239,3 +239,31 @@ def test_init_from_config_builds_random_weights_without_weight_files(tiny_llm_di
     assert all(torch.count_nonzero(p) == 0 for n, p in decoder.named_parameters() if "lora_B" in n)
     with pytest.raises(ValueError, match="init_from_config"):
         LLMDecoder(str(tmp_path), init_from_config=True, quantization="4bit")
+
+
+def test_continuation_scores_equal_full_forwards(tiny_llm_dir):
+    """Prompts of different lengths (left-padded), run once with their KV cache copied to
+    each continuation, score as each [prompt ; continuation] alone, unpadded, would."""
+    decoder = LLMDecoder(str(tiny_llm_dir))
+    vocab = decoder.llm.config.vocab_size
+    prompts = [_ids(vocab, seed, (1, n))[0] for seed, n in ((1, 5), (2, 9))]
+    conts = [_ids(vocab, seed, (1, n))[0] for seed, n in ((3, 1), (4, 3), (5, 2))]
+    width = max(map(len, prompts))
+    embeds = torch.zeros(len(prompts), width, HIDDEN)
+    mask = torch.zeros(len(prompts), width, dtype=torch.long)
+    for i, p in enumerate(prompts):
+        embeds[i, width - len(p):] = decoder.embed(p)
+        mask[i, width - len(p):] = 1
+    lengths = torch.tensor([len(c) for c in conts])
+    ids = torch.full((len(conts), int(lengths.max())), -1)
+    for j, c in enumerate(conts):
+        ids[j, : len(c)] = c
+    with torch.no_grad():
+        scores = decoder.continuation_scores(embeds, mask, ids, lengths)
+    assert scores.shape == (2, 3)
+    for i, p in enumerate(prompts):
+        for j, c in enumerate(conts):
+            seq = torch.cat([p, c])[None]
+            logp = torch.log_softmax(decoder.logits(_hidden(decoder, seq))[0, len(p) - 1 : -1], -1)
+            expected = logp.gather(1, c[:, None]).sum()
+            assert scores[i, j].item() == pytest.approx(expected.item(), abs=1e-4)
