@@ -61,7 +61,7 @@ def base_model_revision(name: str) -> Optional[str]:
 
 
 def _default_instructions(config: dict) -> tuple:
-    from espnet2_bloomzmms.inference import default_instructions
+    from espnet2_bloomzmms.preprocessor import default_instructions  # (imports the tokenizer stack)
 
     return default_instructions(config.get("preprocessor_conf"))
 

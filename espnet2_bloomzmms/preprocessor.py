@@ -13,7 +13,7 @@
   language list (0 is the CTC blank), the target of the language inter-CTC.
 """
 
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from espnet2.train.preprocessor import AbsPreprocessor
@@ -22,6 +22,9 @@ from espnet2_bloomzmms.data.datadir import unescape_value
 from espnet2_bloomzmms.scoring.asr import normalize
 from espnet2_bloomzmms.utils.hf_loading import load_tokenizer
 
+#: the instruction around an utterance whose data dir gives none (the BLOOMZMMS ASR template)
+DEFAULT_PREFIX = "Repeat the sentence: "
+DEFAULT_POSTFIX = ". "
 
 #: ``text_cleaner`` choices, applied to the target and transcript before tokenizing:
 #: ``whisper_basic`` is Whisper's basic normaliser exactly (the authors' CTC training
@@ -34,6 +37,13 @@ TEXT_CLEANERS = {
 }
 
 
+def default_instructions(preprocessor_conf: Optional[dict]) -> Tuple[str, str]:
+    """The (prefix, postfix) a model was trained with where a data dir gave none: its
+    config's ``preprocessor_conf`` values, else :data:`DEFAULT_PREFIX`/:data:`DEFAULT_POSTFIX`."""
+    conf = dict(preprocessor_conf or {})
+    return conf.get("default_prefix", DEFAULT_PREFIX), conf.get("default_postfix", DEFAULT_POSTFIX)
+
+
 class BloomzMMSPreprocessor(AbsPreprocessor):
     """Tokenizes targets and instructions; maps language codes to inter-CTC labels."""
 
@@ -42,8 +52,8 @@ class BloomzMMSPreprocessor(AbsPreprocessor):
         train: bool,
         tokenizer: str,
         lang_list: Optional[Sequence[str]] = None,
-        default_prefix: str = "Repeat the sentence: ",
-        default_postfix: str = ". ",
+        default_prefix: str = DEFAULT_PREFIX,
+        default_postfix: str = DEFAULT_POSTFIX,
         speech_name: str = "speech",
         text_name: str = "text",
         text_cleaner: Optional[str] = None,

@@ -9,7 +9,7 @@ import soundfile
 import torch
 from test_inference import PREFIXES, POSTFIXES, with_settings, write_exp, write_sharp_llm
 
-from espnet2_bloomzmms.audio_chunking import join_texts, split_long_audio
+from espnet2_bloomzmms.inference.chunking import join_texts, split_long_audio
 from espnet2_bloomzmms.bin.inference import main as infer_main
 from espnet2_bloomzmms.data.datadir import read_kv, write_data_dir
 from espnet2_bloomzmms.data.synthesize import synthesize

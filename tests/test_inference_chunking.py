@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from espnet2_bloomzmms.audio_chunking import chunk_bounds, join_texts, short_time_energy, split_long_audio
+from espnet2_bloomzmms.inference.chunking import chunk_bounds, join_texts, short_time_energy, split_long_audio
 from espnet2_bloomzmms.data.synthesize import synthesize
 
 RATE = 16000

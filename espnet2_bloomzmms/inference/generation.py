@@ -1,17 +1,9 @@
-"""Inference with a trained BLOOMZMMS model, in the spirit of ESPnet's ``Speech2Text``.
-
-    >>> from espnet2_bloomzmms.inference import BloomzMMS
-    >>> bloomzmms = BloomzMMS.from_pretrained("exp/bloomzmms_train")   # or a packed .zip
-    >>> bloomzmms(wave)                                                 # 16 kHz mono
-    'The weather is nice today.'
-    >>> bloomzmms.batch([w1, w2], prefixes="Translate into French: ")
-    >>> bloomzmms(wave, allowed_answers=["English", "German"])          # classification
-    >>> bloomzmms.ctc_greedy([w1, w2])                                  # the CTC head
+"""Decoding with a trained BLOOMZMMS model, in the spirit of ESPnet's ``Speech2Text``.
 
 Generation: the speech is encoded (``model.encode``), the instruction around it is
 embedded with the LLM's own token embeddings, and each utterance's
-``[prefix ; speech ; postfix]`` is packed with LEFT padding (``pack_segments``), so
-every prompt ends at the last position and the LLM continues all of them in step;
+``[prefix ; speech ; postfix]`` is packed with LEFT padding (``BloomzMMSModel.llm_input``),
+so every prompt ends at the last position and the LLM continues all of them in step;
 BLOOM's ALiBi biases come from the attention mask, so an utterance decodes the same
 alone as in a padded batch. The frozen LLM then runs ``generate`` with a KV cache
 (``use_cache=False``: greedy search recomputing the whole sequence each step, for
@@ -19,7 +11,7 @@ comparison).
 
 Bad input: audio at another sample rate is resampled when the caller says its rate
 (``fs=``); audio longer than ``chunk_seconds`` is cut at low-energy points
-(:mod:`espnet2_bloomzmms.audio_chunking`), each chunk decoded, and the answers joined;
+(:mod:`espnet2_bloomzmms.inference.chunking`), each chunk decoded, and the answers joined;
 empty, too short, non-mono or non-finite audio, and prompts beyond the LLM's context are
 refused with an error naming the utterance.
 
@@ -27,36 +19,25 @@ Everything here is a thin layer over the model built by :class:`BloomzMMSTask`; 
 ``ASRTask``/``Speech2Text`` are not used (they would build ESPnet's ASR model).
 """
 
-from __future__ import annotations
-
-import inspect
 import logging
-import pickle
-import tempfile
 import warnings
-import zipfile
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from transformers import LogitsProcessorList, NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
-from espnet2_bloomzmms.audio_chunking import join_texts, split_long_audio
-from espnet2_bloomzmms.audio_io import MIN_SAMPLES, SAMPLE_RATE
-from espnet2_bloomzmms.audio_io import resample as resample_array
+from espnet2_bloomzmms.audio_io import SAMPLE_RATE
+from espnet2_bloomzmms.inference.chunking import split_long_audio
+from espnet2_bloomzmms.inference.loading import cast_llm, load_state_dict, model_files
+from espnet2_bloomzmms.inference.speech_input import Encoded, Speech, check_waveform
 from espnet2_bloomzmms.layers.packing import pack_segments
-from espnet2_bloomzmms.model_archive import find_model_file, packed_model_files, unpack_model
-from espnet2_bloomzmms.preprocessor import BloomzMMSPreprocessor
+from espnet2_bloomzmms.preprocessor import default_instructions
 from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
-from espnet2_bloomzmms.utils.hf_loading import looks_like_path
-
-__all__ = ["BloomzMMS", "Encoded", "check_waveform", "default_instructions", "find_model_file", "llm_context_length", "resample",
-           "unpack_model"]
 
 BLOOM_SEQUENCE_LENGTH = 2048  # the sequence length of BLOOM's pre-training
-Speech = Union[np.ndarray, torch.Tensor]
 Instructions = Union[None, str, Sequence[Optional[str]]]
 
 # transformers warns on every call that the n-gram ban only sees the generated tokens
@@ -65,43 +46,6 @@ _PENALTY_WARNINGS = r"Passing `no_repeat_ngram_size` with `inputs_embeds`"
 
 # Models whose positions are ALiBi biases: no learned position table, no hard limit.
 _NO_CONTEXT_LIMIT_MODEL_TYPES = frozenset({"bloom"})
-
-
-class Encoded(NamedTuple):
-    """Speech embeddings in the LLM's width, as the LLM reads them: (B, T, H) and the
-    valid lengths (B,).
-
-    ``chunks``: how many consecutive rows each utterance was cut into (long audio, see
-    ``chunk_seconds``); None when every utterance is one row. ``adaptor``: the length
-    adaptor's output and lengths, for the CTC head, where the LLM reads something else
-    (``speech_input: ctc_compressed``); None where it is ``hs`` itself.
-    """
-
-    hs: torch.Tensor
-    lengths: torch.Tensor
-    chunks: Optional[Tuple[int, ...]] = None
-    adaptor: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
-
-    @property
-    def ctc_input(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        return self.adaptor if self.adaptor is not None else (self.hs, self.lengths)
-
-    def row_names(self) -> List[str]:
-        """``utterance i`` (``utterance i, chunk j/n``) for each row, for error messages."""
-        if self.chunks is None:
-            return [f"utterance {i}" for i in range(len(self.hs))]
-        return [f"utterance {i}" + (f", chunk {j + 1}/{n}" if n > 1 else "")
-                for i, n in enumerate(self.chunks) for j in range(n)]
-
-    def join(self, texts: Sequence[str]) -> List[str]:
-        """One text per utterance from one per row (chunk answers joined)."""
-        if self.chunks is None:
-            return list(texts)
-        out, start = [], 0
-        for n in self.chunks:
-            out.append(join_texts(texts[start : start + n]))
-            start += n
-        return out
 
 
 def llm_context_length(llm, tokenizer) -> Optional[int]:
@@ -125,109 +69,11 @@ def llm_context_length(llm, tokenizer) -> Optional[int]:
     return None
 
 
-def _load_state_dict(model: torch.nn.Module, model_file: Union[str, Path], device: str) -> None:
-    """Load trained parameters strictly: a checkpoint that does not fit the config fails.
-
-    (ESPnet's ``build_model_from_file`` loads with ``strict=False``, which would silently
-    decode with randomly initialised layers after a config/checkpoint mix-up.) Frozen
-    pretrained weights are not in checkpoints; their modules accept their absence.
-    """
-    if not zipfile.is_zipfile(model_file):  # torch.save's format; catches truncated/zeroed files
-        raise ValueError(
-            f"{model_file}: not a PyTorch model file (no torch.save zip structure; "
-            f"{Path(model_file).stat().st_size} bytes): truncated, zeroed or another kind of file?"
-        )
-    try:  # tensors only: a downloaded file never runs code while it loads
-        state = torch.load(model_file, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise ValueError(
-            f"{model_file}: refused to load: it holds more than tensors (weights_only=True), as a "
-            "training checkpoint (checkpoint.pth) or a file carrying code does; use valid.*.best.pth, "
-            f"valid.*.ave*.pth or <N>epoch.pth ({str(e).splitlines()[0]})"
-        ) from e
-    except (RuntimeError, EOFError, OSError, KeyError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{model_file}: not a readable PyTorch model file (truncated or corrupt?): {e}") from e
-    if isinstance(state, dict) and "module" in state and isinstance(state["module"], dict):
-        state = state["module"]  # DeepSpeed
-    if isinstance(state, dict) and "model" in state and "optimizers" in state:
-        raise ValueError(
-            f"{model_file} is a training checkpoint (checkpoint.pth), not a model file: "
-            "use valid.*.best.pth, valid.*.ave*.pth or <N>epoch.pth"
-        )
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise RuntimeError(f"{model_file} does not fit the model its config builds: {e}") from e
-
-
-def default_instructions(preprocessor_conf: Optional[dict]) -> Tuple[str, str]:
-    """The (prefix, postfix) training used where a data dir gave none: the config's
-    ``preprocessor_conf`` values, else the preprocessor's own defaults."""
-    conf = dict(preprocessor_conf or {})
-    defaults = {k: p.default for k, p in inspect.signature(BloomzMMSPreprocessor).parameters.items()}
-    return (conf.get("default_prefix", defaults["default_prefix"]),
-            conf.get("default_postfix", defaults["default_postfix"]))
-
-
-def resample(wave: torch.Tensor, fs: int, name: str = "utterance") -> torch.Tensor:
-    """``wave`` at ``fs`` Hz resampled to 16 kHz (polyphase filter, scipy)."""
-    if isinstance(fs, bool) or not isinstance(fs, (int, np.integer)) or fs <= 0:
-        raise ValueError(f"{name}: fs must be a positive integer sample rate in Hz, got {fs!r}")
-    if fs == SAMPLE_RATE:
-        return wave
-    return torch.from_numpy(resample_array(wave.double().cpu().numpy(), int(fs))).to(wave.dtype)
-
-
 def trained_sequence_length(llm) -> int:
     """The sequence length the LLM was pre-trained on: its config's ``seq_length``
     (BLOOM's configs carry it), else BLOOM's 2048."""
     value = getattr(llm.config, "seq_length", None)
     return value if isinstance(value, int) and value > 0 else BLOOM_SEQUENCE_LENGTH
-
-
-def check_waveform(speech: Speech, name: str = "utterance", fs: Optional[int] = None,
-                   max_seconds: Optional[float] = None) -> torch.Tensor:
-    """A 1-D float tensor of the waveform at 16 kHz (resampled from ``fs`` Hz when given),
-    or a ValueError naming ``name`` that says what is wrong: not mono, empty, integer
-    samples, shorter than one wav2vec2 frame, longer than ``max_seconds``, NaN/Inf."""
-    x = torch.as_tensor(np.asarray(speech) if not isinstance(speech, torch.Tensor) else speech)
-    if x.ndim == 2 and 1 in x.shape:
-        x = x.reshape(-1)
-    if x.ndim != 1:
-        raise ValueError(f"{name}: speech must be a mono waveform (1-D), got shape {tuple(x.shape)}")
-    if x.numel() == 0:
-        raise ValueError(f"{name}: speech is empty (0 samples)")
-    if not torch.is_floating_point(x):
-        raise ValueError(f"{name}: speech must be float samples, got {x.dtype}")
-    if fs is not None:
-        x = resample(x, fs, name)
-    if x.numel() < MIN_SAMPLES:
-        raise ValueError(f"{name}: speech is {x.numel()} samples long, shorter than one wav2vec2 frame "
-                         f"({MIN_SAMPLES} samples, 25 ms)")
-    if max_seconds is not None and x.numel() > max_seconds * SAMPLE_RATE:
-        raise ValueError(
-            f"{name}: speech is {x.numel() / SAMPLE_RATE:.1f} s long, more than max_seconds={max_seconds:g}"
-        )
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name}: speech contains NaN or infinite samples")
-    return x
-
-
-def cast_llm(model: torch.nn.Module, dtype: Union[str, torch.dtype]) -> None:
-    """Cast the model's LLM (with its LoRA adapters) to ``dtype``."""
-    if isinstance(dtype, str):
-        if dtype not in ("float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be float32, bfloat16 or float16, not {dtype!r}")
-        dtype = getattr(torch, dtype)
-    llm = model.decoder.llm
-    if getattr(llm, "is_loaded_in_8bit", False) or getattr(llm, "is_loaded_in_4bit", False) or getattr(
-        getattr(llm, "config", None), "quantization_config", None
-    ):
-        raise ValueError("the LLM is quantized (decoder_conf.quantization): its dtype cannot be changed")
-    llm.to(dtype=dtype)
-
-
-# ------------------------------------------------------------------------- inference
 
 
 class BloomzMMS:
@@ -294,7 +140,7 @@ class BloomzMMS:
             raise ValueError("use_cache=False is implemented for greedy search only (num_beams=1)")
         model, args = BloomzMMSTask.build_model_from_file(str(config_file), None, device)
         if model_file is not None:
-            _load_state_dict(model, model_file, device)
+            load_state_dict(model, model_file, device)
         else:
             logging.warning("no model file given: decoding with untrained speech layers")
         if dtype is not None:
@@ -341,28 +187,9 @@ class BloomzMMS:
         model uploaded to the Hugging Face hub (``owner/name``; see
         :mod:`espnet2_bloomzmms.hub`; ``revision``, ``cache_dir``, ``token`` and
         ``endpoint`` apply to that download only)."""
-        local = Path(path)
-        if local.is_file() and local.suffix == ".zip":
-            config_file, model_file = unpack_model(local)
-        elif local.is_dir():
-            config_file = local / "config.yaml"
-            if not config_file.is_file():
-                raise FileNotFoundError(f"{local}: no config.yaml (not an experiment directory)")
-            model_file = find_model_file(local)
-        elif not looks_like_path(str(path)) and str(path).count("/") == 1:
-            from espnet2_bloomzmms.hub import download_model
-
-            root = download_model(str(path), revision=revision, cache_dir=cache_dir, token=token,
-                                  endpoint=endpoint, context="neither a local experiment directory nor a .zip, ")
-            with tempfile.TemporaryDirectory() as tmp:  # the config is read while the model is built
-                config_file, model_file = packed_model_files(root, Path(tmp) / "config.yaml")
-                logging.info("decoding with %s from %s", model_file, path)
-                return cls(config_file, model_file, **kwargs)
-        else:
-            raise FileNotFoundError(f"{path}: neither an experiment directory nor a packed .zip model "
-                                    "(nor a hub name owner/name)")
-        logging.info("decoding with %s and %s", config_file, model_file)
-        return cls(config_file, model_file, **kwargs)
+        with model_files(path, revision, cache_dir, token, endpoint) as (config_file, model_file):
+            logging.info("decoding with %s and %s", config_file, model_file)
+            return cls(config_file, model_file, **kwargs)
 
     # ---------------------------------------------------------------- public calls
     def __call__(
