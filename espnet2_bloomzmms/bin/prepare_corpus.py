@@ -4,15 +4,15 @@
 Examples::
 
     python -m espnet2_bloomzmms.bin.prepare_corpus fleurs --root /corpora/fleurs \\
-        --split train --out data/fleurs_train --nj 8
+        --split train --output_dir data/fleurs_train --nj 8
     python -m espnet2_bloomzmms.bin.prepare_corpus commonvoice \\
         --root /corpora/cv-corpus-12.0-2022-12-07 --split train --langs en de \\
-        --subset conf/cv12_subset.txt --out data/cv_train
+        --subset conf/cv12_subset.txt --output_dir data/cv_train
     python -m espnet2_bloomzmms.bin.prepare_corpus voxpopuli --root /corpora/voxpopuli \\
-        --split test --langs de --out data/voxpopuli_test_de
+        --split test --langs de --output_dir data/voxpopuli_test_de
     python -m espnet2_bloomzmms.bin.prepare_corpus mls --root /corpora/mls --split test \\
-        --langs de --out data/mls_test_de
-    python -m espnet2_bloomzmms.bin.prepare_corpus combine --out data/train \\
+        --langs de --output_dir data/mls_test_de
+    python -m espnet2_bloomzmms.bin.prepare_corpus combine --output_dir data/train \\
         --dir data/fleurs_train --dir data/cv_train \\
         --add /espnet/egs2/swbd/asr1/data/train_nodup en --path_root /espnet/egs2/swbd/asr1
 
@@ -50,7 +50,7 @@ def _corpus_options(text_field: bool) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--root", type=Path, required=True, help="the corpus as released, on disk")
     p.add_argument("--split", required=True, help="train, dev or test (Common Voice: any TSV name)")
-    p.add_argument("--out", type=Path, required=True, help="data dir to write")
+    p.add_argument("--output_dir", type=Path, required=True, help="data dir to write")
     p.add_argument("--langs", nargs="+", default=None,
                    help="corpus language codes (default: all found)")
     p.add_argument("--audio_dir", type=Path, default=None,
@@ -82,7 +82,7 @@ def get_parser() -> argparse.ArgumentParser:
     sub.add_parser("mls", parents=[_corpus_options(False)],
                    help="MLS: mls_<language>[_opus]/<split>/transcripts.txt + audio/")
     comb = sub.add_parser("combine", help="merge data dirs, ours or other recipes'")
-    comb.add_argument("--out", type=Path, required=True, help="data dir to write")
+    comb.add_argument("--output_dir", type=Path, required=True, help="data dir to write")
     comb.add_argument("--dir", type=Path, action="append", default=[],
                       help="a data dir with its own utt2lang (repeatable)")
     comb.add_argument("--add", nargs=2, action="append", default=[], metavar=("DIR", "LANG"),
@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> PrepReport:
     if args.corpus == "combine":
         sources = [Source(d) for d in args.dir]
         sources += [Source(Path(d), lang, args.path_root) for d, lang in args.add]
-        return combine_sources(sources, args.out, check_audio=args.check_audio)
-    common = dict(root=args.root, split=args.split, out_dir=args.out, langs=args.langs,
+        return combine_sources(sources, args.output_dir, check_audio=args.check_audio)
+    common = dict(root=args.root, split=args.split, out_dir=args.output_dir, langs=args.langs,
                   audio_dir=args.audio_dir, max_duration=args.max_duration,
                   lang_map=read_lang_map(args.lang_map), nj=args.nj, check_audio=args.check_audio)
     if args.corpus == "fleurs":

@@ -4,13 +4,13 @@ released layout (see each reader's docstring for the layout it expects).
 
     python -m espnet2_bloomzmms.bin.prepare_eval_data covost2 \\
         --tsv downloads/covost2/covost_v2.en_de.tsv --clips downloads/cv/en/clips \\
-        --validated downloads/cv/en/validated.tsv --out data/test_covost2_en_de
+        --validated downloads/cv/en/validated.tsv --output_dir data/test_covost2_en_de
     python -m espnet2_bloomzmms.bin.prepare_eval_data fleurs_pairs --root downloads/fleurs \\
-        --src en_us --tgt de_de --out data/test_fleurs_en_us_de_de
+        --src en_us --tgt de_de --output_dir data/test_fleurs_en_us_de_de
     python -m espnet2_bloomzmms.bin.prepare_eval_data speechglue --root downloads/speechglue \\
-        --task rte --out data/test_speechglue_rte
+        --task rte --output_dir data/test_speechglue_rte
     python -m espnet2_bloomzmms.bin.prepare_eval_data speechxnli --xnli_tsv downloads/XNLI-1.0/xnli.dev.tsv \\
-        --speech_dir downloads/speechxnli --out data/test_speechxnli
+        --speech_dir downloads/speechxnli --output_dir data/test_speechxnli
 
 Audio that is not 16 kHz mono WAV/FLAC (Common Voice mp3) is decoded once into
 ``--audio_dir`` (default ``OUT/wavs``). Speech-translation dirs get the instruction
@@ -38,7 +38,7 @@ def get_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="corpus", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--out", type=Path, required=True, help="data dir to write")
+        p.add_argument("--output_dir", type=Path, required=True, help="data dir to write")
         p.add_argument("--audio_dir", type=Path, default=None, help="where converted audio goes (default OUT/wavs)")
         p.add_argument("--nj", type=int, default=1, help="parallel audio decoding jobs")
 
@@ -82,13 +82,13 @@ def main(cmd: Optional[List[str]] = None):
     audio = {"audio_dir": args.audio_dir, "nj": args.nj}
     names = read_language_names(args.languages) if getattr(args, "languages", None) else None
     if args.corpus == "covost2":
-        report = prepare_covost2(args.tsv, args.clips, args.out, args.split, args.validated, names, **audio)
+        report = prepare_covost2(args.tsv, args.clips, args.output_dir, args.split, args.validated, names, **audio)
     elif args.corpus == "fleurs_pairs":
-        report = prepare_fleurs_pairs(args.root, args.src, args.tgt, args.out, args.split, names, **audio)
+        report = prepare_fleurs_pairs(args.root, args.src, args.tgt, args.output_dir, args.split, names, **audio)
     elif args.corpus == "speechglue":
-        report = prepare_speechglue(args.root, args.task, args.out, args.split, args.spoken, **audio)
+        report = prepare_speechglue(args.root, args.task, args.output_dir, args.split, args.spoken, **audio)
     else:
-        report = prepare_speechxnli(args.xnli_tsv, args.speech_dir, args.out, args.langs, args.spoken, **audio)
+        report = prepare_speechxnli(args.xnli_tsv, args.speech_dir, args.output_dir, args.langs, args.spoken, **audio)
     print(report)
     return report
 

@@ -2,7 +2,7 @@
 
 Example::
 
-    python -m espnet2_bloomzmms.bin.speed_perturb --src data/train --dst data/train_sp \\
+    python -m espnet2_bloomzmms.bin.speed_perturb --src data/train --output_dir data/train_sp \\
         --factors 0.9 1.0 1.1 --nj 4
 
 Utterances become ``sp0.9-<uttid>`` (speakers ``sp0.9-<spk>``); factor 1.0 keeps the
@@ -26,7 +26,7 @@ def get_parser() -> argparse.ArgumentParser:
         "semantics: duration / factor, pitch shifted), with Kaldi's sp<factor>- ids."
     )
     parser.add_argument("--src", type=Path, required=True, help="source data dir")
-    parser.add_argument("--dst", type=Path, required=True, help="output data dir")
+    parser.add_argument("--output_dir", type=Path, required=True, help="output data dir")
     parser.add_argument(
         "--factors", type=float, nargs="+", default=[0.9, 1.0, 1.1], help="speed factors"
     )
@@ -47,12 +47,12 @@ def main(cmd: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         n = perturb_data_dir(
-            args.src, args.dst, factors=args.factors, audio_dir=args.audio_dir,
+            args.src, args.output_dir, factors=args.factors, audio_dir=args.audio_dir,
             num_workers=args.nj,
         )
     except (DataDirError, ValueError) as e:
         parser.error(str(e))
-    print(f"{args.dst}: {n} utterances")
+    print(f"{args.output_dir}: {n} utterances")
     return n
 
 

@@ -24,7 +24,7 @@ def test_fleurs_pairs_with_a_languages_file(tmp_path, capsys):
     names = tmp_path / "languages.tsv"
     names.write_text("sw_ke\tKiswahili\n", encoding="utf-8")
     out = tmp_path / "data" / "test_fleurs_en_us_sw_ke"
-    main(["fleurs_pairs", "--root", str(root), "--src", "en_us", "--tgt", "sw_ke", "--out", str(out),
+    main(["fleurs_pairs", "--root", str(root), "--src", "en_us", "--tgt", "sw_ke", "--output_dir", str(out),
           "--languages", str(names)])
     assert read_kv(out / "text") == {"fleurs_en_us_sw_ke_en_us-7": "Habari."}
     assert read_kv(out / "prefix") == {"fleurs_en_us_sw_ke_en_us-7": "Translate the following text from English to Kiswahili\n"}
@@ -39,9 +39,9 @@ def test_speechglue(tmp_path):
                                  ["a gripping film.", 1, 3, str(base / "sentence" / "0" / "3.wav"), 4000]])
     noise(base / "sentence" / "0" / "3.wav")
     out = tmp_path / "data" / "sst2"
-    main(["speechglue", "--root", str(tmp_path / "speechglue"), "--task", "sst2", "--out", str(out)])
+    main(["speechglue", "--root", str(tmp_path / "speechglue"), "--task", "sst2", "--output_dir", str(out)])
     assert read_kv(out / "text") == {"speechglue_en_sst2_3-sentence": "positive"}
     assert read_kv(out / "prefix") == {
         "speechglue_en_sst2_3-sentence": "Does the following sentence have a positive or negative sentiment?\n"}
     with pytest.raises(SystemExit):
-        main(["speechglue", "--root", str(tmp_path), "--task", "boolq", "--out", str(out)])
+        main(["speechglue", "--root", str(tmp_path), "--task", "boolq", "--output_dir", str(out)])

@@ -172,7 +172,7 @@ def test_cli(src_dir, tmp_path, capsys):
     shutil.copytree(src_dir, src)
     dst = tmp_path / "train_sp"
     assert speed_perturb_cli.main(
-        ["--src", str(src), "--dst", str(dst), "--factors", "0.9", "1.1", "--nj", "2",
+        ["--src", str(src), "--output_dir", str(dst), "--factors", "0.9", "1.1", "--nj", "2",
          "--audio_dir", str(tmp_path / "audio")]
     ) == 2 * len(UTTS)
     assert f"{dst}: {2 * len(UTTS)} utterances" in capsys.readouterr().out
@@ -180,7 +180,7 @@ def test_cli(src_dir, tmp_path, capsys):
     assert all(u.startswith(("sp0.9-", "sp1.1-")) for u in ids)
     assert len(list((tmp_path / "audio").glob("*.wav"))) == 2 * len(UTTS)
     with pytest.raises(SystemExit):
-        speed_perturb_cli.main(["--src", str(src), "--dst", str(dst), "--factors", "0"])
+        speed_perturb_cli.main(["--src", str(src), "--output_dir", str(dst), "--factors", "0"])
     assert "positive" in capsys.readouterr().err
 
 

@@ -148,8 +148,11 @@ def test_stage1_prepares_fleurs_and_eval_sets_and_run_passes_them_to_stage12(rec
 
     fake, calls = recorded
     run(recipe, "--python", str(fake), "--stage", "12", "--stop_stage", "12", "--eval_models", "ce_T",
-        "--data_args", EVAL_ARGS, **eval_corpora)
+        "--data_args", EVAL_ARGS, "--eval_args", "--batch_size 3", "--baseline_args", "--batch_size 5", **eval_corpora)
     lines = calls.read_text().splitlines()
+    # each stage's *_args reach its own CLI only
+    assert all("--batch_size 3" in c for c in lines if "bin.inference" in c)
+    assert all("--batch_size 5" in c and "--batch_size 3" not in c for c in lines if "bin.text_baselines" in c)
     speech = {m.group(1): c for c in lines  # each set decoded from speech, and scored as translation or NLU
               if (m := re.search(r"bin\.inference .*--data_dir data/(\S+) --output_dir exp/ce_T/eval_\1/speech\b", c))}
     assert sorted(speech) == sorted(ST_SETS + NLU_SETS)
@@ -235,8 +238,10 @@ def test_pipeline_passes_multinode_deepspeed_decoding_and_upload_options(recipe,
     fake, calls = recorded
     run(recipe, "--python", str(fake), "--stage", "5", "--stop_stage", "7", "--instruction_sets", "T",
         "--num_nodes", "2", "--dist_launcher", "slurm", "--train_launcher", "env LAUNCHED=srun",
-        "--use_deepspeed", "true", "--inference_model", "valid.acc.best.pth", "--decode_beams", "5")
+        "--use_deepspeed", "true", "--inference_model", "valid.acc.best.pth", "--decode_beams", "5",
+        "--decode_args", "--batch_size 3")
     ctc, ce, *decodes = calls.read_text().splitlines()
+    assert len(decodes) == 3 and all(d.endswith("--batch_size 3") for d in decodes)  # CTC, CE, untrained
     assert ctc.startswith("srun -m espnet2_bloomzmms.bin.train --ngpu 4 --resume true --multiprocessing_distributed true")
     assert "--config conf/train_ctc.yaml" in ctc and "--output_dir exp/ctc" in ctc
     assert "--dist_launcher slurm --dist_init_method file://" in ctc and "/exp/ctc/.dist_init_" in ctc

@@ -125,7 +125,7 @@ def test_stage_12_scores_translation_and_nlu_sets_beside_their_text_baselines(re
             write_wav(fleurs / lang / "audio/test" / f"{lang}{i}.wav", synthesize(text, lang[:2]), 16000)
             rows.append(f"{10 + i}\t{lang}{i}.wav\t{text}\t{text.lower()}\tc\t16000\tMALE\n")
         (fleurs / lang / "test.tsv").write_text("".join(rows), encoding="utf-8")
-    prepare(["fleurs_pairs", "--root", str(fleurs), "--src", "en_us", "--tgt", "de_de", "--out", str(recipe / "data/st_en_de")])
+    prepare(["fleurs_pairs", "--root", str(fleurs), "--src", "en_us", "--tgt", "de_de", "--output_dir", str(recipe / "data/st_en_de")])
 
     glue = recipe / "corpora/speechglue/sst2/validation"
     glue.mkdir(parents=True)
@@ -137,7 +137,7 @@ def test_stage_12_scores_translation_and_nlu_sets_beside_their_text_baselines(re
         rows.append([text, label, idx, str(wav), 16000])
     with open(glue / "data.csv", "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
-    prepare(["speechglue", "--root", str(recipe / "corpora/speechglue"), "--task", "sst2", "--out", str(recipe / "data/nlu_sst2")])
+    prepare(["speechglue", "--root", str(recipe / "corpora/speechglue"), "--task", "sst2", "--output_dir", str(recipe / "data/nlu_sst2")])
     # a two-sentence task with both sentences spoken (the authors' setup)
     rte = recipe / "corpora/speechglue/rte/validation"
     rows = [["sentence1", "sentence2", "label", "idx", "file_sentence1", "file_sentence2"]]
@@ -152,7 +152,7 @@ def test_stage_12_scores_translation_and_nlu_sets_beside_their_text_baselines(re
     with open(rte / "data.csv", "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
     prepare(["speechglue", "--root", str(recipe / "corpora/speechglue"), "--task", "rte", "--spoken", "all",
-             "--out", str(recipe / "data/nlu_rte")])
+             "--output_dir", str(recipe / "data/nlu_rte")])
 
     run(recipe, "--fast", "true", "--langs", "en,de,ru", "--stage", "12", "--stop_stage", "12",
         "--st_sets", "st_en_de", "--nlu_sets", "nlu_sst2 nlu_rte")

@@ -100,7 +100,7 @@ def test_main_few_steps(tmp_path, capsys):
     )
     out_dir = tmp_path / "taught"
     result = tl.main([
-        "--llm_dir", str(llm_dir), "--data_dir", str(DATA), "--out_dir", str(out_dir),
+        "--llm_dir", str(llm_dir), "--data_dir", str(DATA), "--output_dir", str(out_dir),
         "--langs", "es", "hi", "ru", "--n_dev", "2", "--n_test", "200", "--steps", "40",
         "--batch_size", "16", "--lr", "1e-2", "--log_every", "10", "--max_new_tokens", "6",
         "--max_minutes", "2", "--synthetic", "0.5", "--novel_words", "0.3", "--random_copy", "0.1",

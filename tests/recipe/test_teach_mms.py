@@ -23,7 +23,7 @@ def test_log_mel_frames_match_wav2vec2_frames(tiny_mms_dir):
 def test_teach_few_steps(tiny_mms_dir, espeak_data_dir, tmp_path):
     out = tmp_path / "mms"
     tm.main([
-        "--mms_dir", str(tiny_mms_dir), "--wav_scp", str(espeak_data_dir / "wav.scp"), "--out_dir", str(out),
+        "--mms_dir", str(tiny_mms_dir), "--wav_scp", str(espeak_data_dir / "wav.scp"), "--output_dir", str(out),
         "--steps", "30", "--batch_size", "4", "--lr", "1e-2", "--crop_seconds", "1.0", "--log_every", "10",
     ])
     report = json.loads((out / "teach_mms.json").read_text())

@@ -62,10 +62,11 @@ ce_config=conf/train_ce.yaml     # step 2: instruction training (CE)
 ctc_args=""             # extra training options, step 1 (e.g. "--max_epoch 1")
 ce_args=""              # extra training options, step 2
 instruction_sets="T MI TMI"     # training-data variants trained in stage 6
-inference_args=""       # extra options of the inference CLI (stages 7 and 12)
-zero_shot_args=""       # extra options of stage 9 (espnet2_bloomzmms.bin.zero_shot_transfer)
-st_decode_args="--num_beams 5"  # stage 12's translation decoding from speech (the authors': beam 5)
-decode_args=""          # extra options of stage 7's LLM decoding only (e.g. "--no_repeat_ngram_size 4")
+decode_args=""          # stage 7: extra options of espnet2_bloomzmms.bin.inference (e.g. "--batch_size 16")
+zero_shot_args=""       # stage 9: extra options of espnet2_bloomzmms.bin.zero_shot_transfer
+eval_args=""            # stage 12: extra options of espnet2_bloomzmms.bin.inference (speech and ASR decoding)
+st_decode_args="--num_beams 5"  # stage 12: and of its translation decoding from speech (the authors': beam 5)
+baseline_args=""        # stage 12: extra options of espnet2_bloomzmms.bin.text_baselines
 decode_beams="1 5"      # beam sizes decoded in stage 7 (1: greedy)
 decode_nj=1             # stages 7 and 12: decoding jobs per decode dir, merged (see decode_cmd)
 decode_cmd=""           # how decoding and MI-answer jobs start: Kaldi's launcher interface "CMD JOB=1:N LOG
@@ -150,7 +151,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     log "Stage 2: speed perturbation (${speed_perturb_factors:-none}) and formatting to ${dump}"
     for x in ${train_set} ${valid_set} ${test_sets}; do require "data/$x/wav.scp" 1; done
     if [ -n "${speed_perturb_factors}" ]; then
-        "${python}" -m espnet2_bloomzmms.bin.speed_perturb --src "data/${train_set}" --dst "data/${train}" \
+        "${python}" -m espnet2_bloomzmms.bin.speed_perturb --src "data/${train_set}" --output_dir "data/${train}" \
             --factors ${speed_perturb_factors} --nj "${nj}"
     fi
     for x in ${train} ${valid_set}; do
@@ -226,18 +227,17 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
         require "${dump}/${x}_T/prefix" 4
         require exp/ctc/config.yaml 5
         log "Stage 7: decoding ${x}"
-        decode "${dump}/${x}_T" "exp/ctc/decode_${x}" --model_dir exp/ctc --ctc true --llm false ${inference_args}
+        decode "${dump}/${x}_T" "exp/ctc/decode_${x}" --model_dir exp/ctc --ctc true --llm false ${decode_args}
         for m in $(ce_sets); do
             require "exp/${m}/config.yaml" 6
             model=$(model_opts "exp/${m}")
             for beam in ${decode_beams}; do
-                decode "${dump}/${x}_T" "exp/${m}/decode_${x}_beam${beam}" ${model} --num_beams "${beam}" \
-                    ${inference_args} ${decode_args}
+                decode "${dump}/${x}_T" "exp/${m}/decode_${x}_beam${beam}" ${model} --num_beams "${beam}" ${decode_args}
             done
         done
         m=$(ce_sets | head -n 1)
         decode "${dump}/${x}_T" "exp/untrained/decode_${x}_beam1" --config "exp/${m}/config.yaml" --ctc true \
-            ${inference_args} ${decode_args}
+            ${decode_args}
     done
 fi
 
@@ -305,11 +305,11 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ] && [ -n "${st_sets}${nlu_
             log "Stage 12: ${kind} evaluation of ${m} on ${x} -> ${d}"
             infer=("${python}" -m espnet2_bloomzmms.bin.inference --device "${device}" ${model})
             if [ "${kind}" = nlu ]; then
-                decode "data/${x}" "${d}/speech" --allowed_answers "${answers[@]}" ${inference_args}
+                decode "data/${x}" "${d}/speech" --allowed_answers "${answers[@]}" ${eval_args}
             else
-                decode "data/${x}" "${d}/speech" ${inference_args} ${st_decode_args}
+                decode "data/${x}" "${d}/speech" ${eval_args} ${st_decode_args}
             fi
-            asr=(--prefix "${asr_prefix}" --postfix "${asr_postfix}" --ctc true ${inference_args})
+            asr=(--prefix "${asr_prefix}" --postfix "${asr_postfix}" --ctc true ${eval_args})
             decode "data/${x}" "${d}/asr" --wav_scp "data/${x}/wav.scp" "${asr[@]}"
             texts=(--text gold="data/${x}/transcript" --text cascade="${d}/asr/text" --text cascade_ctc="${d}/asr/text_ctc")
             if [ -e "data/${x}/wav2.scp" ]; then  # both sentences spoken: the second one's ASR too
@@ -318,7 +318,7 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ] && [ -n "${st_sets}${nlu_
                         --text2 cascade_ctc="${d}/asr2/text_ctc")
             fi
             "${python}" -m espnet2_bloomzmms.bin.text_baselines --config "exp/${m}/config.yaml" --data_dir "data/${x}" \
-                --output_dir "${d}" --device "${device}" "${constraint[@]}" "${texts[@]}"
+                --output_dir "${d}" --device "${device}" "${constraint[@]}" "${texts[@]}" ${baseline_args}
             for sys in speech gold cascade cascade_ctc; do
                 if [ "${kind}" = nlu ]; then
                     "${python}" -m espnet2_bloomzmms.bin.score_nlu --task "$(cat "data/${x}/task")" --ref "data/${x}/text" \

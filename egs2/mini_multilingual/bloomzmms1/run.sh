@@ -33,16 +33,17 @@ if [ "${fast}" = true ]; then
         --ctc_args "--max_epoch 1 --num_iters_per_epoch none --batch_bins 200000"
         --ce_args "--max_epoch 1 --num_iters_per_epoch none --batch_bins 200000"
         --decode_beams "1 2"
-        --inference_args "--max_new_tokens 16"
+        --decode_args "--max_new_tokens 16"
         --zero_shot_args "--max_new_tokens 16"
+        --eval_args "--max_new_tokens 16"
     )
 else
     # sentences have <= 60 characters; the 0.5 M-parameter LLM sometimes loops on a badly
     # heard sentence: blocking repeated 4-grams takes test CER of ce_TMI from 46.4 to 41.0 %
     # (ce_T unchanged, 38.0 %)
     preset=(--local_data_opts "--langs ${langs} --renditions 2" --local_models_opts "--langs ${langs}"
-            --inference_args "--max_new_tokens 80" --zero_shot_args "--max_new_tokens 80"
-            --decode_args "--no_repeat_ngram_size 4")
+            --decode_args "--max_new_tokens 80 --no_repeat_ngram_size 4" --zero_shot_args "--max_new_tokens 80"
+            --eval_args "--max_new_tokens 80")
 fi
 
 ./bloomzmms.sh "${preset[@]}" "${rest[@]}"

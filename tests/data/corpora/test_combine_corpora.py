@@ -66,15 +66,15 @@ def test_combine_ours_with_another_recipes_dir(ours, recipe, tmp_path):
 def test_combine_cli(ours, recipe, tmp_path, capsys):
     root, _, _ = recipe
     out = tmp_path / "train"
-    prepare_corpus(["combine", "--out", str(out), "--dir", str(ours),
+    prepare_corpus(["combine", "--output_dir", str(out), "--dir", str(ours),
                     "--add", str(root / "data" / "train"), "de_de", "--path_root", str(root)])
     assert f"{out}: 5 utterances (de_de 3, en 2)" in capsys.readouterr().out
     with pytest.raises(SystemExit) as e:  # the same ids twice
-        prepare_corpus(["combine", "--out", str(tmp_path / "x"), "--dir", str(out), "--dir", str(ours)])
+        prepare_corpus(["combine", "--output_dir", str(tmp_path / "x"), "--dir", str(out), "--dir", str(ours)])
     assert e.value.code == 1
     assert "2 utterance ids are already in" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        prepare_corpus(["combine", "--out", str(tmp_path / "x")])
+        prepare_corpus(["combine", "--output_dir", str(tmp_path / "x")])
 
 
 def test_combine_reports_every_defect(ours, recipe, tmp_path, espeak_data_dir):

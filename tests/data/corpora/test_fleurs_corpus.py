@@ -61,7 +61,7 @@ def fleurs_root(speech, tmp_path_factory):
 
 def test_fleurs_cli_writes_the_data_dir(fleurs_root, tmp_path, speech, capsys):
     out = tmp_path / "fleurs_train"
-    report = prepare_corpus(["fleurs", "--root", str(fleurs_root), "--split", "train", "--out", str(out)])
+    report = prepare_corpus(["fleurs", "--root", str(fleurs_root), "--split", "train", "--output_dir", str(out)])
     de_audio = fleurs_root / "data" / "de_de" / "audio" / "train"
     en_wavs = out / "wavs" / "train" / "en_us"
     assert lines(out / "wav.scp") == [

@@ -129,11 +129,11 @@ once() {  # once NAME COMMAND...: run COMMAND, which writes data/NAME, unless it
 }
 prepare() {  # prepare NAME CORPUS OPTIONS...: one corpus split into data/NAME, once
     local name=$1 corpus=$2; shift 2
-    once "${name}" "${prep[@]}" "${corpus}" --out "data/${name}" --nj "${nj}" "$@"
+    once "${name}" "${prep[@]}" "${corpus}" --output_dir "data/${name}" --nj "${nj}" "$@"
 }
 prepare_eval() {  # prepare_eval NAME CORPUS OPTIONS...: one test set of stage 12 into data/NAME, once
     local name=$1 corpus=$2; shift 2
-    once "${name}" "${eval_prep[@]}" "${corpus}" --out "data/${name}" --nj "${nj}" "$@"
+    once "${name}" "${eval_prep[@]}" "${corpus}" --output_dir "data/${name}" --nj "${nj}" "$@"
 }
 
 python3 local/languages.py fleurs_map data/local/lang_map_fleurs.tsv
@@ -172,7 +172,7 @@ while [ $# -gt 0 ]; do
 done
 
 log "data/train: combining ${train_dirs[*]}"
-"${prep[@]}" combine --out data/train "${train_dirs[@]}"
+"${prep[@]}" combine --output_dir data/train "${train_dirs[@]}"
 python3 local/languages.py names data/languages.tsv data/train data/dev "${test_dirs[@]}"
 
 python3 local/languages.py eval_names data/local/eval_languages.tsv

@@ -11,5 +11,5 @@ while [ $# -gt 0 ]; do
     esac
     shift 2
 done
-python3 local/prepare_data.py --text_dir local/data --out data --langs ${langs//,/ } \
+python3 local/prepare_data.py --text_dir local/data --output_dir data --langs ${langs//,/ } \
     --max_train "${max_train}" --renditions "${renditions}" --n_dev "${n_dev}" --n_test "${n_test}" --nj "${nj}"

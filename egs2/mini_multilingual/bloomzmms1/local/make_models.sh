@@ -32,7 +32,7 @@ done
 if [[ "${mms}" == exp/* ]] && [ ! -e "${mms}/config.json" ]; then
     [ -e "${mms}_init/config.json" ] || python3 -m espnet2_bloomzmms.bin.make_tiny_checkpoints --mms_dir "${mms}_init" \
         --hidden_size "${mms_hidden_size}" --conv_dim "${mms_conv_dim}" --seed "${seed}"
-    python3 local/teach_mms.py --mms_dir "${mms}_init" --wav_scp data/train/wav.scp --out_dir "${mms}" \
+    python3 local/teach_mms.py --mms_dir "${mms}_init" --wav_scp data/train/wav.scp --output_dir "${mms}" \
         --steps "${mms_teach_steps}" --seed "${seed}"
 fi
 if [[ "${llm}" == exp/* ]] && [ ! -e "${llm}/config.json" ]; then
@@ -44,7 +44,7 @@ if [[ "${llm}" == exp/* ]] && [ ! -e "${llm}/config.json" ]; then
     [ -e "${init}/config.json" ] || python3 -m espnet2_bloomzmms.bin.make_tiny_checkpoints --llm_dir "${init}" \
         --text "${corpus}" --vocab_size "${vocab_size}" --tokenizer "${tokenizer}" --hidden_size "${hidden_size}" --num_layers "${num_layers}" --seed "${seed}"
     # same sentence split as local/data.sh: the LLM never sees dev/test sentences
-    python3 local/teach_llm.py --llm_dir "${init}" --data_dir local/data --out_dir "${llm}" \
+    python3 local/teach_llm.py --llm_dir "${init}" --data_dir local/data --output_dir "${llm}" \
         --langs ${langs//,/ } --n_dev "${n_dev}" --n_test "${n_test}" \
         --steps "${teach_steps}" --max_minutes "${teach_minutes}" --task_weights repeat=3 --random_copy 0.1 --ctc_shape 0.4 --seed "${seed}"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stage 1: synthesise the mini multilingual corpus with espeak-ng.
 
-    python local/prepare_data.py --text_dir local/data --out data --langs en de fr es sw hi ru
+    python local/prepare_data.py --text_dir local/data --output_dir data --langs en de fr es sw hi ru
 
 Each language's sentence file is split by position into train / dev / test (disjoint
 sentences: the last ``n_test`` are test, the ``n_dev`` before them dev, the rest train).
@@ -77,7 +77,7 @@ def synthesize_to(path: Path, lang_voice: str, variant: str, rate: int, text: st
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--text_dir", type=Path, default=Path("local/data"))
-    parser.add_argument("--out", type=Path, default=Path("data"))
+    parser.add_argument("--output_dir", type=Path, default=Path("data"))
     parser.add_argument("--langs", nargs="+", default=["en", "de", "fr", "es", "sw", "hi", "ru"])
     parser.add_argument("--n_dev", type=int, default=20)
     parser.add_argument("--n_test", type=int, default=20)
@@ -91,7 +91,7 @@ def main(argv=None) -> None:
     jobs = []
     for split, items in utts.items():
         for uid, (lang, voice, variant, rate, text) in items.items():
-            jobs.append((args.out / "wav" / split / f"{uid}.wav", voice, variant, rate, text))
+            jobs.append((args.output_dir / "wav" / split / f"{uid}.wav", voice, variant, rate, text))
     print(f"synthesising {len(jobs)} utterances in {len(args.langs)} languages", file=sys.stderr)
     with ThreadPoolExecutor(args.nj) as pool:
         for n, _ in enumerate(pool.map(lambda job: synthesize_to(*job), jobs), 1):
@@ -99,15 +99,15 @@ def main(argv=None) -> None:
                 print(f"  {n}/{len(jobs)}", file=sys.stderr)
     for split, items in utts.items():
         write_data_dir(
-            args.out / split,
+            args.output_dir / split,
             {
-                uid: {"wav": str((args.out / "wav" / split / f"{uid}.wav").resolve()), "text": text,
+                uid: {"wav": str((args.output_dir / "wav" / split / f"{uid}.wav").resolve()), "text": text,
                       "spk": f"{lang}_{variant}", "lang": lang}
                 for uid, (lang, _, variant, _, text) in items.items()
             },
         )
-        n = validate_data_dir(args.out / split)
-        print(f"{args.out / split}: {n} utterances", file=sys.stderr)
+        n = validate_data_dir(args.output_dir / split)
+        print(f"{args.output_dir / split}: {n} utterances", file=sys.stderr)
 
 
 if __name__ == "__main__":

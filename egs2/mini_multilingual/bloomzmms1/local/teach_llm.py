@@ -1,4 +1,4 @@
-"""python local/teach_llm.py --llm_dir exp/tiny_bloom --data_dir local/data --out_dir exp/tiny_bloomz
+"""python local/teach_llm.py --llm_dir exp/tiny_bloom --data_dir local/data --output_dir exp/tiny_bloomz
 
 Teach the tiny random-weight BLOOM of the recipe to follow instructions on text, so that
 it can stand in for BLOOMZ: the speech model later feeds ``[E(prefix); speech;
@@ -14,7 +14,7 @@ The causal LM is trained with the loss on the answer tokens (and EOS) only.
 
 At the end, greedy exact match is measured on the DEV sentences, per task, separately for
 train and held-out templates, and the taught model + tokenizer, ``eval.json``,
-``teach_config.json`` and ``train_log.json`` are written atomically to ``--out_dir``.
+``teach_config.json`` and ``train_log.json`` are written atomically to ``--output_dir``.
 
 :func:`answer` (the deterministic answer of each task) and :func:`encode_prompt` are
 imported by later stages; importing this file has no side effects.
@@ -453,7 +453,7 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--llm_dir", type=Path, required=True, help="tiny BLOOM dir (model + tokenizer)")
     p.add_argument("--data_dir", type=Path, default=Path("local/data"))
-    p.add_argument("--out_dir", type=Path, required=True, help="where the taught LLM goes")
+    p.add_argument("--output_dir", type=Path, required=True, help="where the taught LLM goes")
     p.add_argument("--langs", nargs="+", default=None, help="language codes (default: languages.tsv)")
     p.add_argument("--n_dev", type=int, default=20, help="dev sentences per language (after train)")
     p.add_argument("--n_test", type=int, default=20, help="test sentences per language (the last ones)")
@@ -690,8 +690,8 @@ def main(argv=None) -> dict:
         "torch": torch.__version__,
         "argv": sys.argv if argv is None else list(argv),
     }
-    save(args.out_dir, args.llm_dir, model, tokenizer, result, config, run["history"])
-    log(f"wrote {args.out_dir} (train {run['train_seconds']:.1f}s, total {time.time() - log.start:.1f}s)")
+    save(args.output_dir, args.llm_dir, model, tokenizer, result, config, run["history"])
+    log(f"wrote {args.output_dir} (train {run['train_seconds']:.1f}s, total {time.time() - log.start:.1f}s)")
     return result
 
 

@@ -1,4 +1,4 @@
-"""python local/teach_mms.py --mms_dir exp/models/mms_init --wav_scp data/train/wav.scp --out_dir exp/models/mms
+"""python local/teach_mms.py --mms_dir exp/models/mms_init --wav_scp data/train/wav.scp --output_dir exp/models/mms
 
 Pre-train the tiny random-weight MMS-architecture encoder of the recipe, so that it can
 stand in for a pretrained speech encoder. With random weights a wav2vec2 stack is a poor
@@ -16,7 +16,7 @@ code path (``from_pretrained``, weighted sum of all layers). Random 2-second cro
 the training audio only (no dev/test audio, no transcripts) are used.
 
 Writes the model (``save_pretrained``, with its feature extractor) and ``teach_mms.json``
-(settings and loss curve) atomically to ``--out_dir``.
+(settings and loss curve) atomically to ``--output_dir``.
 """
 
 import argparse
@@ -114,7 +114,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mms_dir", type=Path, required=True, help="tiny random-weight MMS dir")
     p.add_argument("--wav_scp", type=Path, required=True, help="training audio (16 kHz wav.scp)")
-    p.add_argument("--out_dir", type=Path, required=True, help="where the pre-trained encoder goes")
+    p.add_argument("--output_dir", type=Path, required=True, help="where the pre-trained encoder goes")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -136,8 +136,8 @@ def main(argv=None) -> None:
         save_mms_adapters(model, tmp, langs)  # MMS's per-language adapter files, taught
         (tmp / "teach_mms.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
-    write_dir_atomically(args.out_dir, write)
-    print(f"[teach_mms] wrote {args.out_dir}", flush=True)
+    write_dir_atomically(args.output_dir, write)
+    print(f"[teach_mms] wrote {args.output_dir}", flush=True)
 
 if __name__ == "__main__":
     main()
