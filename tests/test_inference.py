@@ -289,6 +289,22 @@ def test_context_length_sources():
 # ---------------------------------------------------------------------- model files
 
 
+def test_untrained_model_is_seeded(exp_dir, waves):
+    """Without a model file the new layers are random: seeded, so the untrained baseline
+    decodes the same every time, and without touching the caller's RNG."""
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    first = BloomzMMS(exp_dir / "config.yaml", max_new_tokens=3)
+    assert torch.rand(1) == expected_next
+    second = BloomzMMS(exp_dir / "config.yaml", max_new_tokens=3)
+    other = BloomzMMS(exp_dir / "config.yaml", max_new_tokens=3, init_seed=1)
+    weights = [dict(m.model.named_parameters()) for m in (first, second, other)]
+    assert all(torch.equal(p, weights[1][n]) for n, p in weights[0].items())
+    assert not all(torch.equal(p, weights[2][n]) for n, p in weights[0].items())
+    assert first.ctc_greedy(waves) == second.ctc_greedy(waves)
+
+
 def test_find_model_file_rule(tmp_path):
     def names(*files):
         for f in tmp_path.iterdir():

@@ -108,6 +108,9 @@ class BloomzMMS:
             a hard one; for ALiBi models (BLOOM), which have none, the sequence length
             it was pre-trained on (``seq_length`` in its config, else 2048): far longer
             prompts are mistakes that would allocate tens of GB.
+        init_seed: seed of the random initialisation of the layers no model file
+            overwrites (all new layers when decoding without one: the untrained
+            baseline decodes the same every time); the caller's RNG is left as it was.
     """
 
     def __init__(
@@ -127,6 +130,7 @@ class BloomzMMS:
         chunk_seconds: Optional[float] = None,
         use_cache: bool = True,
         max_prompt_length: Optional[int] = None,
+        init_seed: int = 0,
     ):
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
@@ -138,7 +142,9 @@ class BloomzMMS:
             raise ValueError(f"chunk_seconds must be positive or None, got {chunk_seconds}")
         if not use_cache and num_beams > 1:
             raise ValueError("use_cache=False is implemented for greedy search only (num_beams=1)")
-        model, args = BloomzMMSTask.build_model_from_file(str(config_file), None, device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed)
+            model, args = BloomzMMSTask.build_model_from_file(str(config_file), None, device)
         if model_file is not None:
             load_state_dict(model, model_file, device)
         else:
