@@ -6,31 +6,105 @@
 ASR scores are ``exp/<model>/decode_<set>*/score_<text|text_ctc>.json`` (stage 8); the
 zero-shot instruction-transfer results are ``exp/<model>/zero_shot_<set>/summary.json``
 (stage 9); translation and spoken-NLU results are ``exp/<model>/eval_<set>/<system>/result.md``
-(stage 12: ``speech`` beside the ``gold`` and ``cascade*`` text baselines). The file is
-rewritten atomically, so it always shows whole tables.
+(stage 12: ``speech`` beside the ``gold`` and ``cascade*`` text baselines). The
+environment block comes from the run as well: the machine, each stage's wall-clock time
+(``exp/stage_times.tsv``, written by the recipe's stages), each trained model's validation
+criterion per epoch (its ``checkpoint.pth``) and what the recipe's own base models reached
+(``exp/models/*/eval.json``), so a rerun writes the whole file anew. The file is rewritten
+atomically, so it always shows whole tables.
 """
 
 import argparse
 import json
+import os
 import platform
 from datetime import date
 from pathlib import Path
-from typing import List
+from typing import Dict, List
+
+import yaml
 
 from espnet2_bloomzmms.scoring.asr import markdown_table
 from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 
-def environment() -> List[str]:
+def environment(exp: Path) -> List[str]:
     import espnet
     import torch
     import transformers
 
+    gpus = torch.cuda.device_count()
     return [
         f"- date: {date.today().isoformat()}",
         f"- python {platform.python_version()}, torch {torch.__version__}, espnet {espnet.__version__}, "
         f"transformers {transformers.__version__}",
+        f"- machine: {os.cpu_count()} CPU cores, " + (f"{gpus} x {torch.cuda.get_device_name(0)}" if gpus else "no GPU"),
+        *stage_times(exp), *validation_curves(exp), *base_model_checks(exp),
     ]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def stage_times(exp: Path) -> List[str]:
+    """Each stage's wall-clock time, its last run's (``exp/stage_times.tsv``: stage, seconds)."""
+    path = exp / "stage_times.tsv"
+    if not path.is_file():
+        return []
+    last: Dict[int, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stage, _, seconds = line.partition("\t")
+        if stage.strip().isdigit() and seconds.strip():
+            last[int(stage)] = float(seconds)
+    if not last:
+        return []
+    stages = ", ".join(f"{n}: {_duration(t)}" for n, t in sorted(last.items()))
+    return [f"- wall clock per stage (the last run of each): {stages}; total {_duration(sum(last.values()))}"]
+
+
+def _percent(key: str) -> bool:
+    return key.startswith(("cer", "wer", "acc"))
+
+
+def validation_curves(exp: Path) -> List[str]:
+    """Per trained model, its best-model criterion after each epoch (ESPnet's reporter,
+    kept in ``checkpoint.pth``)."""
+    from espnet2_bloomzmms.train.atomic_checkpoints import load_training_checkpoint
+
+    lines = []
+    for checkpoint in sorted(exp.glob("*/checkpoint.pth")):
+        config_file = checkpoint.parent / "config.yaml"
+        if not config_file.is_file():
+            continue
+        config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        criteria = config.get("best_model_criterion") or [["valid", "loss", "min"]]
+        phase, key = criteria[0][0], criteria[0][1]
+        try:
+            stats = load_training_checkpoint(checkpoint)["reporter"]["stats"]
+        except Exception:  # noqa: BLE001 - an unreadable checkpoint only loses its line here
+            continue
+        values = [stats[e].get(phase, {}).get(key) for e in sorted(stats)]
+        values = [v for v in values if v is not None]
+        if values:
+            shown = ", ".join(f"{100 * float(v):.1f}" if _percent(key) else f"{float(v):.4g}" for v in values)
+            lines.append(f"- {checkpoint.parent.name}: {phase} {key} per epoch{' (%)' if _percent(key) else ''}: {shown}")
+    return lines
+
+
+def base_model_checks(exp: Path) -> List[str]:
+    """What the recipe's own base models reached where it built them (``exp/models/*/eval.json``
+    of the tiny recipe's LLM teaching: exact match of the ASR instruction on dev sentences)."""
+    lines = []
+    for path in sorted(exp.glob("models/*/eval.json")):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        row = result.get("tasks", {}).get("repeat", {}).get("T")
+        if row:
+            shaped = result.get("ctc_shaped", {}).get("tasks", {}).get("repeat", {}).get("T")
+            lines.append(f"- {path.parent.name} (taught here): dev exact match of the ASR instruction "
+                         f"{100 * row['accuracy']:.1f} % as text"
+                         + (f", {100 * shaped['accuracy']:.1f} % with the sentence in CTC shape" if shaped else ""))
+    return lines
 
 
 def zero_shot_table(summaries: dict) -> List[str]:
@@ -59,7 +133,9 @@ def main(cmd=None) -> None:
     parser.add_argument("--output", type=Path, default=Path("RESULTS.md"))
     args = parser.parse_args(cmd)
 
-    out = ["<!-- Generated by espnet2_bloomzmms.bin.write_results -->", "# RESULTS", "", "## Environments", *environment(), ""]
+    header = ["<!-- Generated by espnet2_bloomzmms.bin.write_results -->", "# RESULTS", "", "## Environments",
+              *environment(args.exp), ""]
+    out = list(header)
     by_set = {}
     for path in sorted(args.exp.glob("*/decode_*/score_*.json")):
         score = json.loads(path.read_text(encoding="utf-8"))
@@ -87,7 +163,7 @@ def main(cmd=None) -> None:
             body = path.read_text(encoding="utf-8").strip().splitlines()
             body = ["#" + line if line.startswith("#") else line for line in body]  # one level down
             out += [f"### {path.parent.name}", "", *body, ""]
-    if len(out) == 6:
+    if len(out) == len(header):
         raise SystemExit(f"no scores under {args.exp}: run the scoring stage first")
     with atomic_path(args.output) as tmp:
         tmp.write_text("\n".join(out), encoding="utf-8")

@@ -242,6 +242,8 @@ def test_pipeline_passes_multinode_deepspeed_decoding_and_upload_options(recipe,
         "--decode_args", "--batch_size 3")
     ctc, ce, *decodes = calls.read_text().splitlines()
     assert len(decodes) == 3 and all(d.endswith("--batch_size 3") for d in decodes)  # CTC, CE, untrained
+    times = [line.split("\t") for line in (recipe / "exp/stage_times.tsv").read_text().splitlines()]
+    assert [t[0] for t in times] == ["5", "6", "7"] and all(t[1].isdigit() for t in times)  # for RESULTS.md
     assert ctc.startswith("srun -m espnet2_bloomzmms.bin.train --ngpu 4 --resume true --multiprocessing_distributed true")
     assert "--config conf/train_ctc.yaml" in ctc and "--output_dir exp/ctc" in ctc
     assert "--dist_launcher slurm --dist_init_method file://" in ctc and "/exp/ctc/.dist_init_" in ctc

@@ -105,6 +105,20 @@ train_cmd=(${train_launcher} "${python}" -m espnet2_bloomzmms.bin.train --ngpu "
            --multiprocessing_distributed "${multiprocessing_distributed}"
            --frontend_conf "model_name_or_path=${mms}" --decoder_conf "model_name_or_path=${llm}")
 
+# each stage's wall-clock seconds, appended per run (bin.write_results puts them in RESULTS.md)
+stage_times=exp/stage_times.tsv
+current_stage=""
+stage_start=0
+end_stage() {  # record how long the running stage took
+    if [ -n "${current_stage}" ]; then
+        mkdir -p exp
+        printf '%s\t%s\n' "${current_stage}" "$(( $(date +%s) - stage_start ))" >> "${stage_times}"
+        current_stage=""
+    fi
+}
+begin_stage() { end_stage; current_stage=$1; stage_start=$(date +%s); }
+write_results() { end_stage; "${python}" -m espnet2_bloomzmms.bin.write_results --exp exp --output RESULTS.md; }
+
 require() {  # require PATH STAGE: PATH is made by stage STAGE
     [ -e "$1" ] || die "$1 is missing: run stage $2 first (./run.sh --stage $2)"
 }
@@ -138,6 +152,7 @@ model_opts() {  # model_opts EXP_DIR: the inference CLI's options for an instruc
 }
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+    begin_stage 1
     log "Stage 1: data preparation (local/data.sh)"
     [ -x local/data.sh ] || die "local/data.sh is missing: the recipe must provide it"
     local/data.sh ${local_data_opts}
@@ -148,6 +163,7 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+    begin_stage 2
     log "Stage 2: speed perturbation (${speed_perturb_factors:-none}) and formatting to ${dump}"
     for x in ${train_set} ${valid_set} ${test_sets}; do require "data/$x/wav.scp" 1; done
     if [ -n "${speed_perturb_factors}" ]; then
@@ -163,6 +179,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+    begin_stage 3
     if [ -x local/make_models.sh ]; then
         log "Stage 3: base models (local/make_models.sh)"
         local/make_models.sh --mms "${mms}" --llm "${llm}" ${local_models_opts}
@@ -172,6 +189,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+    begin_stage 4
     log "Stage 4: instruction targets (T, MI, TMI) with ${llm}"
     require "${dump}/${train}/wav.scp" 2
     [ -e "${llm}" ] || [[ "${llm}" != exp/* ]] || die "${llm} is missing: run stage 3 first (./run.sh --stage 3)"
@@ -195,6 +213,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+    begin_stage 5
     log "Stage 5: CTC pre-training -> exp/ctc"
     require "${dump}/${train}_T/prefix" 4
     parallel=$(parallel_opts exp/ctc "${ctc_deepspeed_config}")
@@ -205,6 +224,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+    begin_stage 6
     require exp/ctc/config.yaml 5
     # step 1's model: its averaged / best checkpoint (also what DeepSpeed writes)
     ctc_model=$("${python}" -c "from espnet2_bloomzmms.model_archive import find_model_file; print(find_model_file('exp/ctc'))")
@@ -221,6 +241,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+    begin_stage 7
     device=cpu; [ "${ngpu}" -gt 0 ] && device=cuda
     infer=("${python}" -m espnet2_bloomzmms.bin.inference --device "${device}")
     for x in ${test_sets}; do
@@ -242,6 +263,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+    begin_stage 8
     log "Stage 8: scoring -> RESULTS.md"
     for x in ${test_sets}; do
         ref=${dump}/${x}_T
@@ -253,11 +275,12 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
             done
         done
     done
-    "${python}" -m espnet2_bloomzmms.bin.write_results --exp exp --output RESULTS.md
+    write_results
     cat RESULTS.md
 fi
 
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+    begin_stage 9
     device=cpu; [ "${ngpu}" -gt 0 ] && device=cuda
     for x in ${test_sets}; do
         for m in $(ce_sets); do
@@ -268,16 +291,18 @@ if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
                 --output_dir "exp/${m}/zero_shot_${x}" --device "${device}" ${zero_shot_args}
         done
     done
-    "${python}" -m espnet2_bloomzmms.bin.write_results --exp exp --output RESULTS.md
+    write_results
 fi
 
 if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
+    begin_stage 10
     log "Stage 10: packing exp/ce_${pack_set}"
     require "exp/ce_${pack_set}/config.yaml" 6
     "${python}" -m espnet2_bloomzmms.bin.pack --model_dir "exp/ce_${pack_set}" --results RESULTS.md \
         --output "exp/packed/bloomzmms_ce_${pack_set}.zip"
 fi
 if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
+    begin_stage 11
     if [ -z "${hf_repo}" ]; then
         log "Stage 11: no upload (give --hf_repo owner/name to upload exp/packed/bloomzmms_ce_${pack_set}.zip)"
     else
@@ -288,6 +313,7 @@ if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
     fi
 fi
 if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ] && [ -n "${st_sets}${nlu_sets}" ]; then
+    begin_stage 12
     device=cpu; [ "${ngpu}" -gt 0 ] && device=cuda
     # the ASR instruction (template ${asr_template}) gives the transcripts of the cascade
     asr_prefix=$("${python}" -c 'import sys; from espnet2_bloomzmms.instructions import read_templates as r; print(next(t.prefix for t in r(sys.argv[1]) if t.id == sys.argv[2]), end="")' "${templates}" "${asr_template}")
@@ -330,6 +356,10 @@ if [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ] && [ -n "${st_sets}${nlu_
             done
         done
     done
-    "${python}" -m espnet2_bloomzmms.bin.write_results --exp exp --output RESULTS.md
+    write_results
+fi
+end_stage
+if [ "${stop_stage}" -ge 8 ] && [ -e RESULTS.md ]; then
+    write_results  # again, with the times of the stages after the last scoring
 fi
 log "Finished stages ${stage}-${stop_stage}"

@@ -4,7 +4,7 @@
 # decoding, scoring, zero-shot instruction transfer, packing — on speech that espeak-ng
 # synthesises in 7 languages, on CPU, with no download.
 #
-#   ./run.sh                          # every stage (25 min 25 s on 2 CPU cores; RESULTS.md)
+#   ./run.sh                          # every stage (RESULTS.md; its run time there)
 #   ./run.sh --fast true              # a handful of utterances, one epoch each (CI)
 #   ./run.sh --stage 5 --stop_stage 6 # some stages; each is re-runnable
 #   ./run.sh --mms facebook/mms-1b-all --llm bigscience/bloomz-560m   # real models
@@ -39,8 +39,7 @@ if [ "${fast}" = true ]; then
     )
 else
     # sentences have <= 60 characters; the 0.5 M-parameter LLM sometimes loops on a badly
-    # heard sentence: blocking repeated 4-grams takes test CER of ce_TMI from 46.4 to 41.0 %
-    # (ce_T unchanged, 38.0 %)
+    # heard sentence, so repeated 4-grams are blocked (the effect measured: README.md)
     preset=(--local_data_opts "--langs ${langs} --renditions 2" --local_models_opts "--langs ${langs}"
             --decode_args "--max_new_tokens 80 --no_repeat_ngram_size 4" --zero_shot_args "--max_new_tokens 80"
             --eval_args "--max_new_tokens 80")

@@ -9,8 +9,7 @@
 #    follow the recipe's instructions on text alone (local/teach_llm.py), so that it stands
 #    in for BLOOMZ, also on sentences spelled in CTC shape (tokens between blanks). The
 #    recipe's speech model hands it CTC-compressed speech (conf/train_ce.yaml), but the
-#    CTC-shaped examples make it follow held-out instructions: without them, dev exact
-#    match on held-out templates falls from 89 to 31 % (repeat) and 60 to 1 % (language).
+#    CTC-shaped examples make it follow held-out instructions (what they bring: README.md).
 # A --mms / --llm that is not a path under exp/ (a hub name, an existing dir) is used as
 # it is and nothing is written for it. Existing outputs are kept (the stage resumes).
 set -euo pipefail
