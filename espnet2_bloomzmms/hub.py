@@ -34,6 +34,7 @@ from espnet2_bloomzmms.model_archive import (
     pack_model,
     read_meta,
 )
+from espnet2_bloomzmms.reference.pack import is_reference_pack
 from espnet2_bloomzmms.utils.hf_loading import looks_like_path
 
 __all__ = ["HubDownloadError", "base_model_revision", "download_model", "model_card", "upload_model"]
@@ -231,7 +232,8 @@ def download_model(
     context: str = "",
 ) -> Path:
     """The local directory (Hugging Face cache) of model repo ``repo_id``, downloaded
-    when not cached, after checking that this version can read it."""
+    when not cached, after checking that this version can read it (a packed model of
+    ours, or one of the authors' ESPnet packs, which the caller converts)."""
     try:
         root = Path(snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, token=token,
                                       endpoint=endpoint, repo_type="model"))
@@ -241,6 +243,8 @@ def download_model(
             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
         ) from e
     meta = root / "meta.yaml"
+    if is_reference_pack(root):  # one of the authors' ESPnet packs: the caller converts it
+        return root
     try:
         read_meta(meta.read_bytes() if meta.is_file() else None, f"hub model {repo_id}")
     except ArchiveError as e:

@@ -7,6 +7,7 @@ no checkpoint space.
 """
 
 import logging
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -16,11 +17,26 @@ from espnet2_bloomzmms.utils.frozen_weights import exclude_frozen_from_state_dic
 
 
 class TiedOutput(torch.nn.Module):
-    """``x @ E.T`` with ``E`` an embedding matrix owned by another module."""
+    """``x @ E[:rows].T`` with ``E`` an embedding matrix owned by another module: the
+    first ``rows`` tokens are the classes (all of them by default)."""
 
-    def __init__(self, embedding: torch.nn.Embedding):
+    def __init__(self, embedding: torch.nn.Embedding, rows: Optional[int] = None):
         super().__init__()
         self.weight = embedding.weight
+        self.rows = rows
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight if self.rows is None else self.weight[: self.rows]
+        return F.linear(x.to(weight.dtype), weight).float()
+
+
+class FrozenOutput(torch.nn.Module):
+    """A fixed bias-free output matrix of its own (saved with the model): a head trained
+    elsewhere that is not the LLM's embeddings, e.g. the authors' CTC model's."""
+
+    def __init__(self, rows: int, hidden_size: int):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(rows, hidden_size), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x.to(self.weight.dtype), self.weight).float()
@@ -51,6 +67,12 @@ class LLMTiedCTC(CTC):
             tokens a model never trained on (special tokens, byte fallbacks) tend to share
             one direction, and a blank among them can never win the softmax, so CTC stays
             on its blank plateau. :func:`blank_twins` counts them; the constructor warns.
+        vocab_size: the classes are token ids below it (default: every embedding row).
+            BLOOM has 250 880 rows for 250 680 tokens; a model trained over a shorter
+            token list must never emit the ids beyond it.
+        head: ``tied`` (the LLM's embeddings) or ``own``: a frozen matrix of
+            ``vocab_size`` rows saved with the model, for a model whose CTC head was not
+            the embeddings (the authors' CTC model, see ``bin.import_reference_model``).
     """
 
     def __init__(
@@ -59,16 +81,26 @@ class LLMTiedCTC(CTC):
         blank_id: int = 0,
         dropout_rate: float = 0.0,
         zero_infinity: bool = True,
+        vocab_size: Optional[int] = None,
+        head: str = "tied",
     ):
-        vocab_size, hidden_size = embedding.weight.shape
+        rows, hidden_size = embedding.weight.shape
+        if head not in ("tied", "own"):
+            raise ValueError(f"CTC head must be 'tied' or 'own', not {head!r}")
+        if vocab_size is not None and not 0 < vocab_size <= rows:
+            raise ValueError(f"CTC vocab_size {vocab_size} must be in 1..{rows} (the LLM's embedding rows)")
+        if head == "own" and vocab_size is None:
+            raise ValueError("an own CTC head needs vocab_size (its number of rows)")
+        if not 0 <= blank_id < (vocab_size or rows):
+            raise ValueError(f"CTC blank_id {blank_id} is outside the LLM vocabulary (CTC classes 0..{(vocab_size or rows) - 1})")
         with torch.device("meta"):  # the Linear CTC builds is replaced right away
             super().__init__(
-                odim=vocab_size,
+                odim=vocab_size or rows,
                 encoder_output_size=hidden_size,
                 dropout_rate=dropout_rate,
                 zero_infinity=zero_infinity,
             )
-        if not embedding.weight.is_meta:
+        if head == "tied" and not embedding.weight.is_meta:
             twins = blank_twins(embedding.weight, blank_id)
             if twins:
                 logging.warning(
@@ -77,8 +109,11 @@ class LLMTiedCTC(CTC):
                     "trained token that never occurs in transcripts (e.g. the EOS token) with "
                     "--ctc_conf blank_id=ID"
                 )
-        self.ctc_lo = TiedOutput(embedding)
-        exclude_frozen_from_state_dict(self.ctc_lo)  # the LLM's checkpoint has it
+        if head == "own":
+            self.ctc_lo = FrozenOutput(vocab_size, hidden_size)
+        else:
+            self.ctc_lo = TiedOutput(embedding, vocab_size)
+            exclude_frozen_from_state_dict(self.ctc_lo)  # the LLM's checkpoint has it
         self.blank_id = blank_id
         self.ctc_loss = torch.nn.CTCLoss(blank=blank_id, reduction="none", zero_infinity=zero_infinity)
 

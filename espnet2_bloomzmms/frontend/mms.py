@@ -6,6 +6,7 @@ frozen by default, then it runs without gradients and always in eval mode (no dr
 no SpecAugment or layer drop inside the Hugging Face model).
 """
 
+import math
 from typing import Tuple
 
 import torch
@@ -28,6 +29,23 @@ def normalize_waveform(x: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-7
     return (x - mean) / torch.sqrt(var + eps) * mask
 
 
+OUTPUT_LENGTHS = ("conv", "s3prl")
+
+
+def s3prl_frame_counts(input_lengths: torch.Tensor, config) -> torch.Tensor:
+    """Frames per utterance as s3prl reports them: one per started hop of the conv stack."""
+    hop = math.prod(config.conv_stride)
+    return torch.div(input_lengths - 1, hop, rounding_mode="floor") + 1
+
+
+def repeat_last_frame(feats: torch.Tensor, lengths: torch.Tensor, counts: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``feats`` (B, T, D) with each utterance's frames beyond its ``lengths`` replaced by
+    its last real frame, up to ``counts`` frames (what s3prl pads with; it trims longer)."""
+    index = torch.arange(int(counts.max()), device=feats.device)[None, :]
+    index = torch.minimum(index, (lengths - 1).clamp(min=0)[:, None])
+    return feats.gather(1, index[..., None].expand(-1, -1, feats.size(-1))), counts
+
+
 class MMSFrontend(AbsFrontend):
     """Any Hugging Face wav2vec2-family checkpoint (MMS, XLS-R, HuBERT, WavLM, ...).
 
@@ -45,6 +63,11 @@ class MMSFrontend(AbsFrontend):
         adapters: keep the checkpoint's attention adapters (``facebook/mms-1b-all``
             has per-language ones; its weights hold the English one). False builds
             the encoder without them, as the authors' s3prl/fairseq MMS had none.
+        waveform_norm_eps: the epsilon of the waveform normalisation (s3prl, which the
+            authors' models read MMS through, layer-normalises with 1e-5).
+        output_lengths: ``conv``: as many frames as the convolution stack gives
+            (transformers' count); ``s3prl``: ``(samples - 1) // 320 + 1`` frames, the
+            last one repeated to fill, as s3prl reports them (the authors' models).
     """
 
     def __init__(
@@ -56,6 +79,8 @@ class MMSFrontend(AbsFrontend):
         dtype: str = "float32",
         init_from_config: bool = False,
         adapters: bool = True,
+        waveform_norm_eps: float = 1e-7,
+        output_lengths: str = "conv",
     ):
         super().__init__()
         if dtype not in DTYPES:
@@ -67,6 +92,10 @@ class MMSFrontend(AbsFrontend):
                 f"MMS frontend: wav2vec2 checkpoints expect 16 kHz audio, got fs={fs}; "
                 "resample the data to 16 kHz"
             )
+        if output_lengths not in OUTPUT_LENGTHS:
+            raise ValueError(f"MMS frontend: output_lengths must be one of {OUTPUT_LENGTHS}, not {output_lengths!r}")
+        self.waveform_norm_eps = waveform_norm_eps
+        self.output_lengths = output_lengths
         self.model_name_or_path = model_name_or_path
         self.init_from_config = init_from_config
         self.config_overrides = {} if adapters else {"adapter_attn_dim": None}
@@ -119,7 +148,7 @@ class MMSFrontend(AbsFrontend):
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         if input.dim() != 2:
             raise ValueError(f"MMS frontend expects (batch, samples) mono audio, got {tuple(input.shape)}")
-        x = normalize_waveform(input, input_lengths) if self.normalize_waveform else input
+        x = normalize_waveform(input, input_lengths, self.waveform_norm_eps) if self.normalize_waveform else input
         mask = torch.arange(x.size(1), device=x.device)[None, :] < input_lengths[:, None]
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
             out = self.encoder(
@@ -132,4 +161,6 @@ class MMSFrontend(AbsFrontend):
         feats = torch.einsum("l,lbtd->btd", weights, hidden).float()
         feats_lengths = self.encoder._get_feat_extract_output_lengths(input_lengths).to(input_lengths.dtype)
         feats_lengths = feats_lengths.clamp(max=feats.size(1))
+        if self.output_lengths == "s3prl":
+            return repeat_last_frame(feats, feats_lengths, s3prl_frame_counts(input_lengths, self.encoder.config))
         return feats, feats_lengths

@@ -186,14 +186,19 @@ class BloomzMMS:
         cache_dir: Union[str, Path, None] = None,
         token: Union[str, bool, None] = None,
         endpoint: Optional[str] = None,
+        import_options: Optional[dict] = None,
         **kwargs,
     ) -> "BloomzMMS":
         """From an experiment directory (``config.yaml`` + the model file chosen by
         :func:`find_model_file`), a packed ``.zip`` (see :func:`unpack_model`), or a
         model uploaded to the Hugging Face hub (``owner/name``; see
         :mod:`espnet2_bloomzmms.hub`; ``revision``, ``cache_dir``, ``token`` and
-        ``endpoint`` apply to that download only)."""
-        with model_files(path, revision, cache_dir, token, endpoint) as (config_file, model_file):
+        ``endpoint`` apply to that download only). One of the authors' released models
+        (``akreal/bloomzmms-ce-tmi``, or its downloaded directory) is converted once and
+        cached; ``import_options`` go to
+        :func:`~espnet2_bloomzmms.reference.model_import.import_reference_model` (e.g.
+        ``{"llm_quantization": None}`` for a 16-bit BLOOMZ instead of the authors' 8 bit)."""
+        with model_files(path, revision, cache_dir, token, endpoint, import_options) as (config_file, model_file):
             logging.info("decoding with %s and %s", config_file, model_file)
             return cls(config_file, model_file, **kwargs)
 

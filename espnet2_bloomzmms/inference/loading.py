@@ -12,19 +12,26 @@ import torch
 
 from espnet2_bloomzmms.hub import download_model
 from espnet2_bloomzmms.model_archive import find_model_file, packed_model_files, unpack_model
+from espnet2_bloomzmms.reference.model_import import imported_pack
+from espnet2_bloomzmms.reference.pack import is_reference_pack
 from espnet2_bloomzmms.utils.hf_loading import looks_like_path
 
 
 @contextlib.contextmanager
 def model_files(path: Union[str, Path], revision: Optional[str] = None, cache_dir: Union[str, Path, None] = None,
-                token: Union[str, bool, None] = None, endpoint: Optional[str] = None) -> Iterator[Tuple[Path, Path]]:
+                token: Union[str, bool, None] = None, endpoint: Optional[str] = None,
+                import_options: Optional[dict] = None) -> Iterator[Tuple[Path, Path]]:
     """(config file, model file) of an experiment directory (the model file chosen by
     :func:`find_model_file`), a packed ``.zip`` (see :func:`unpack_model`), or a model on
     the Hugging Face hub (``owner/name``; ``revision``, ``cache_dir``, ``token`` and
-    ``endpoint`` apply to that download only), valid while the block runs."""
+    ``endpoint`` apply to that download only), valid while the block runs. One of the
+    authors' ESPnet packs (a directory or hub repo) is converted once and cached
+    (:func:`~espnet2_bloomzmms.reference.model_import.imported_pack`, with ``import_options``)."""
     local = Path(path)
     if local.is_file() and local.suffix == ".zip":
         yield unpack_model(local)
+    elif local.is_dir() and is_reference_pack(local):
+        yield imported_pack(local, import_options)
     elif local.is_dir():
         config_file = local / "config.yaml"
         if not config_file.is_file():
@@ -33,6 +40,9 @@ def model_files(path: Union[str, Path], revision: Optional[str] = None, cache_di
     elif not looks_like_path(str(path)) and str(path).count("/") == 1:
         root = download_model(str(path), revision=revision, cache_dir=cache_dir, token=token,
                               endpoint=endpoint, context="neither a local experiment directory nor a .zip, ")
+        if is_reference_pack(root):
+            yield imported_pack(root, import_options)
+            return
         with tempfile.TemporaryDirectory() as tmp:  # the config is read while the model is built
             yield packed_model_files(root, Path(tmp) / "config.yaml")
     else:

@@ -144,7 +144,7 @@ class BloomzMMSModel(AbsESPnetModel):
         segment = (starts.cumsum(1) - 1).clamp(min=0)
         width = int(lengths.max())
         row = (torch.arange(batch, device=hs.device)[:, None] * width + segment)[kept]
-        weight = self.decoder.input_embeddings.weight
+        weight = self.decoder.input_embeddings.weight[: logits.size(-1)]  # the CTC classes (vocab_size)
         heard = logits[kept]
         if self.ctc_temperature == 0:  # the best token itself; gradients straight through the posteriors
             soft = heard.softmax(-1)

@@ -6,6 +6,7 @@ raises :class:`PretrainedLoadError` naming the component and the name, instead o
 long chain of hub errors transformers raises.
 """
 
+import json
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
@@ -62,3 +63,51 @@ def load_tokenizer(model_name_or_path: str):
     from transformers import AutoTokenizer
 
     return load_pretrained(AutoTokenizer.from_pretrained, model_name_or_path, "tokenizer")
+
+
+#: a checkpoint's weight files, in the order transformers prefers them
+_WEIGHT_FILES = ("model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json",
+                 "pytorch_model.bin")
+
+
+def read_input_embeddings(model_name_or_path: str) -> torch.Tensor:
+    """A causal LM's input-embedding matrix, read alone from its weight files (one shard,
+    memory-mapped) instead of loading the whole model (BLOOMZ-7b1: 2 GB of 14)."""
+    from safetensors import safe_open
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.utils import cached_file
+
+    config = load_pretrained(AutoConfig.from_pretrained, model_name_or_path, "LLM config")
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    weight = model.get_input_embeddings().weight
+    name = next(n for n, p in model.named_parameters(remove_duplicate=False) if p is weight)
+    prefix = f"{model.base_model_prefix}."
+    names = [name, name[len(prefix):]] if name.startswith(prefix) else [name]
+
+    def fetch(filename: str):
+        return load_pretrained(lambda n: cached_file(n, filename, _raise_exceptions_for_missing_entries=False),
+                               model_name_or_path, "LLM weights")
+
+    for filename in _WEIGHT_FILES:
+        path = fetch(filename)
+        if path is None:
+            continue
+        if filename.endswith(".index.json"):
+            weight_map = json.loads(Path(path).read_text(encoding="utf-8"))["weight_map"]
+            key = next((n for n in names if n in weight_map), None)
+            if key is None:
+                break
+            path, filename = fetch(weight_map[key]), weight_map[key]
+        if filename.endswith(".safetensors"):
+            with safe_open(path, framework="pt") as f:
+                key = next((n for n in names if n in f.keys()), None)
+                if key is not None:
+                    return f.get_tensor(key)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            key = next((n for n in names if n in state), None)
+            if key is not None:
+                return state[key]
+        break
+    raise PretrainedLoadError(f"{model_name_or_path}: no input-embedding tensor ({' or '.join(names)}) in its weight files")

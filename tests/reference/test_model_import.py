@@ -1,0 +1,227 @@
+"""Importing the authors' released models (ESPnet v.202304 packs) through every entry point.
+
+The packs are tiny fixtures in the documented layout (tests/reference_pack.py); the
+imported model must compute what the authors' structure computes (an independent forward
+written in that module) and decode the same greedy tokens as the LLM fed by hand.
+"""
+
+import json
+import shutil
+import zipfile
+
+import pytest
+import torch
+import yaml
+from reference_pack import LANG_CLASSES, POSTFIX, PREFIX, authors_encode, write_reference_pack
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from espnet2_bloomzmms.bin.import_reference_model import main as import_main
+from espnet2_bloomzmms.inference import BloomzMMS
+from espnet2_bloomzmms.model_archive import pack_model
+from espnet2_bloomzmms.reference.model_import import import_reference_model
+from espnet2_bloomzmms.reference.pack import ReferencePackError
+
+
+def waves(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, generator=g) * 0.1 for n in (16000, 11_111, 6_400)]
+
+
+def import_pack(fixture, out, llm_dir, **kwargs):
+    return import_reference_model(fixture.root, out, llm=str(llm_dir), mms_config=str(fixture.mms_config_dir),
+                                  llm_dtype="float32", llm_quantization=None, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def ce_pack(tmp_path_factory, tiny_llm_dir):
+    return write_reference_pack(tmp_path_factory.mktemp("packs") / "bloomzmms-ce-tmi", tiny_llm_dir)
+
+
+@pytest.fixture(scope="module")
+def ce_model_dir(ce_pack, tiny_llm_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("imported") / "authors_ce_tmi"
+    import_pack(ce_pack, out, tiny_llm_dir)
+    return out
+
+
+def greedy_by_hand(llm_dir, speech: torch.Tensor, steps: int):
+    """[E(prefix); speech; E(postfix)] into the LLM, the argmax token appended each step:
+    (the tokens up to EOS, the first step's logits)."""
+    tok = AutoTokenizer.from_pretrained(llm_dir)
+    llm = AutoModelForCausalLM.from_pretrained(llm_dir).eval()
+    emb = llm.get_input_embeddings()
+    ids = lambda text: torch.tensor(tok(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    seq = torch.cat([emb(ids(PREFIX)), speech, emb(ids(POSTFIX))])[None]
+    out, first = [], None
+    with torch.no_grad():
+        for _ in range(steps):
+            logits = llm(inputs_embeds=seq).logits[0, -1]
+            first = logits if first is None else first
+            nxt = int(logits.argmax())
+            if nxt == tok.eos_token_id:
+                break
+            out.append(nxt)
+            seq = torch.cat([seq, emb(torch.tensor([[nxt]]))], 1)
+    return out, first
+
+
+def test_imported_model_computes_the_authors_encoder_and_greedy_tokens(ce_pack, ce_model_dir, tiny_llm_dir):
+    config = yaml.safe_load((ce_model_dir / "config.yaml").read_text())
+    assert config["frontend_conf"]["output_lengths"] == "s3prl" and config["postencoder"] == "conv_relu_linear"
+    assert config["lang_ctc_conf"] == {"stride": 2, "target": "per_token"} and len(config["lang_list"]) == LANG_CLASSES - 1
+    assert config["preprocessor_conf"]["default_prefix"] == PREFIX
+    assert config["ctc_conf"]["head"] == "tied" and config["ctc_conf"]["vocab_size"] == len(ce_pack.token_list)
+    assert (ce_model_dir / "valid.acc.ave_3best.pth").is_file() and (ce_model_dir / "RESULTS.md").is_file()
+
+    model = BloomzMMS.from_pretrained(ce_model_dir, max_new_tokens=8)
+    batch = waves()
+    encoded = model.encode(batch)  # one padded batch; the reference runs each utterance alone
+    for i, wave in enumerate(batch):
+        expected = authors_encode(ce_pack, wave)
+        assert int(encoded.lengths[i]) == expected.size(0)
+        torch.testing.assert_close(encoded.hs[i, : expected.size(0)], expected, rtol=1e-3, atol=1e-3)
+
+    generated = model.generate_ids(encoded)
+    inputs, mask = model.prompt(encoded, None, None, extra=0)  # the batch's packed prompts
+    with torch.no_grad():
+        first = model.llm(inputs_embeds=inputs, attention_mask=mask.long()).logits[:, -1]
+    for i, wave in enumerate(batch):
+        by_hand, by_hand_first = greedy_by_hand(tiny_llm_dir, authors_encode(ce_pack, wave), steps=8)
+        torch.testing.assert_close(first[i], by_hand_first, rtol=1e-3, atol=1e-3)
+        assert [t for t in generated[i] if t != model.eos_token_id] == by_hand
+
+
+def test_ctc_head_from_the_file_unless_it_is_the_embeddings(tmp_path, tiny_llm_dir):
+    random_pack = write_reference_pack(tmp_path / "ctc_random", tiny_llm_dir, kind="ctc", ctc_head="random")
+    tied_pack = write_reference_pack(tmp_path / "ctc_tied", tiny_llm_dir, kind="ctc", ctc_head="embeddings")
+    own = import_pack(random_pack, tmp_path / "own", tiny_llm_dir)
+    tied = import_pack(tied_pack, tmp_path / "tied", tiny_llm_dir)
+    assert yaml.safe_load((tmp_path / "own/config.yaml").read_text())["ctc_conf"]["head"] == "own"
+    assert yaml.safe_load((tmp_path / "tied/config.yaml").read_text())["ctc_conf"]["head"] == "tied"
+    assert "own frozen" in own.summary["ctc_head"] and "embeddings" in tied.summary["ctc_head"]
+    saved_own = torch.load(tmp_path / "own/10epoch.pth", weights_only=True)
+    torch.testing.assert_close(saved_own["ctc.ctc_lo.weight"], random_pack.state["ctc.ctc_lo.weight"])
+    assert "ctc.ctc_lo.weight" not in torch.load(tmp_path / "tied/10epoch.pth", weights_only=True)
+
+    vocab = len(random_pack.token_list)
+    for pack, out in ((random_pack, tmp_path / "own"), (tied_pack, tmp_path / "tied")):
+        model = BloomzMMS.from_pretrained(out)
+        encoded = model.encode(waves()[:1])
+        logits = model.model.ctc.ctc_lo(encoded.hs)
+        assert logits.size(-1) == vocab < model.model.decoder.input_embeddings.weight.size(0)  # ids >= V masked
+        expected = authors_encode(pack, waves()[0]) @ pack.state["ctc.ctc_lo.weight"].T
+        best = torch.unique_consecutive(expected.argmax(-1))
+        assert model.model.ctc.greedy_ids(encoded.hs, encoded.lengths)[0] == [i for i in best.tolist() if i != 0]
+
+
+def test_cli_pack_zip_and_hub_layout_decode_the_same(ce_pack, ce_model_dir, tiny_llm_dir, tmp_path, capsys):
+    out = tmp_path / "cli"
+    import_main(["--pack", str(ce_pack.root), "--output_dir", str(out), "--llm", str(tiny_llm_dir),
+                 "--mms_config", str(ce_pack.mms_config_dir), "--llm_quantization", "none",
+                 "--llm_dtype", "float32"])
+    printed = capsys.readouterr().out
+    summary = json.loads(printed[: printed.rindex("}") + 1])
+    assert summary["mms_tensors"] > 0 and len(summary["mms_dropped_pretraining_heads"]) == 7
+    assert summary["llm_tensors_dropped"] == 5 and summary["unused"] == []
+    assert json.loads((out / "import.json").read_text()) == summary
+
+    zip_file = pack_model(out, tmp_path / "authors.zip", results=str(out / "RESULTS.md"))
+    with zipfile.ZipFile(zip_file) as zf:
+        names = zf.namelist()
+    assert "base_models/frontend/model.safetensors" in names and "RESULTS.md" in names
+    shutil.rmtree(out)  # the archive must stand alone
+    reference = BloomzMMS.from_pretrained(ce_model_dir, max_new_tokens=6).batch(waves()[:2])
+    assert BloomzMMS.from_pretrained(zip_file, max_new_tokens=6).batch(waves()[:2]) == reference
+
+
+def test_from_pretrained_converts_a_downloaded_pack_once(ce_pack, ce_model_dir, tiny_llm_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("BLOOMZMMS_CACHE", str(tmp_path / "cache"))
+    options = dict(llm=str(tiny_llm_dir), mms_config=str(ce_pack.mms_config_dir), llm_dtype="float32",
+                   llm_quantization=None)
+    first = BloomzMMS.from_pretrained(ce_pack.root, import_options=options, max_new_tokens=6)
+    converted = list((tmp_path / "cache").rglob("config.yaml"))
+    assert len(converted) == 1
+    stamp = converted[0].stat().st_mtime_ns
+    second = BloomzMMS.from_pretrained(ce_pack.root, import_options=options, max_new_tokens=6)
+    assert converted[0].stat().st_mtime_ns == stamp  # reused, not converted again
+    expected = BloomzMMS.from_pretrained(ce_model_dir, max_new_tokens=6).batch(waves()[:2])
+    assert first.batch(waves()[:2]) == second.batch(waves()[:2]) == expected
+
+
+# ---------------------------------------------------------------- tampered packs
+def tampered(tmp_path, tiny_llm_dir, **kwargs):
+    return write_reference_pack(tmp_path / "pack", tiny_llm_dir, **kwargs)
+
+
+def test_an_unknown_tensor_is_named_unless_allowed(tmp_path, tiny_llm_dir):
+    pack = tampered(tmp_path, tiny_llm_dir, extra={"joint_network.lin_out.weight": torch.zeros(3, 3)})
+    with pytest.raises(ReferencePackError, match=r"joint_network\.lin_out\.weight.*--allow_unused"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+    assert not (tmp_path / "out").exists()  # nothing half-written
+    result = import_pack(pack, tmp_path / "out", tiny_llm_dir, allow_unused=True)
+    assert result.summary["unused"] == ["joint_network.lin_out.weight"]
+
+
+def test_a_wrong_shape_or_a_missing_tensor_is_named(tmp_path, tiny_llm_dir):
+    pack = tampered(tmp_path, tiny_llm_dir, extra={"postencoder.linear_in.bias": torch.zeros(7)})
+    with pytest.raises(ReferencePackError, match=r"postencoder\.linear_in\.bias has shape \(7,\)"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+    state = torch.load(pack.model_file, weights_only=True)
+    state["postencoder.linear_in.bias"] = pack.state["postencoder.linear_in.weight"][:, 0].clone()
+    del state["encoder.encoders.1.norm_mha.weight"]
+    torch.save(state, pack.model_file)
+    with pytest.raises(ReferencePackError, match=r"lacks 1 tensor.*encoder\.encoders\.1\.norm_mha\.weight"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+    mms = "frontend.upstream.upstream.model.encoder.layers.0.fc1.weight"
+    state = dict(pack.state, **{mms: torch.zeros(5, 5)})
+    torch.save(state, pack.model_file)
+    with pytest.raises(ValueError, match=r"encoder\.layers\.0\.feed_forward\.intermediate_dense\.weight has shape"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+
+
+def test_config_and_vocabulary_differences_are_named(tmp_path, tiny_llm_dir):
+    pack = tampered(tmp_path, tiny_llm_dir)
+    original = pack.config_file.read_text()
+    config = yaml.safe_load(original)
+    config["token_list"][7] = "not-a-token"
+    pack.config_file.write_text(yaml.safe_dump(config))
+    with pytest.raises(ReferencePackError, match=r"token_list\[7\] is 'not-a-token'"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+    config = yaml.safe_load(original)
+    config["frontend"] = "default"
+    pack.config_file.write_text(yaml.safe_dump(config))
+    with pytest.raises(ReferencePackError, match=r"config\.yaml: frontend is 'default'"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+    config = yaml.safe_load(original)
+    config["decoder_conf"]["prefix"] = "Transcribe this recording in full please: "
+    pack.config_file.write_text(yaml.safe_dump(config))
+    with pytest.raises(ReferencePackError, match=r"decoder\.prefix has shape .* not the one trained with"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+
+
+def test_a_broken_pack_is_refused_naming_the_file(tmp_path, tiny_llm_dir):
+    pack = tampered(tmp_path, tiny_llm_dir)
+    data = pack.model_file.read_bytes()
+    pack.model_file.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ReferencePackError, match=r"valid\.acc\.ave_3best\.pth: not a"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+    pack.model_file.unlink()
+    with pytest.raises(ReferencePackError, match=r"names the model file .*valid\.acc\.ave_3best\.pth.*not there"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+    (pack.root / "meta.yaml").unlink()
+    with pytest.raises(ReferencePackError, match="no readable meta.yaml"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+
+
+def test_a_pickle_payload_in_a_pack_never_runs(tmp_path, tiny_llm_dir):
+    pack = tampered(tmp_path, tiny_llm_dir)
+
+    class Payload:
+        pass
+
+    marker = tmp_path / "ran"
+    Payload.__reduce__ = lambda self: (exec, (f"open({str(marker)!r}, 'w').write('x')",))
+    torch.save(dict(pack.state, extra=Payload()), pack.model_file)
+    with pytest.raises(ReferencePackError, match="refused: it holds more than tensors"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
+    assert not marker.exists()
