@@ -37,14 +37,8 @@ from typing import Dict, Tuple
 import torch
 import yaml
 
-from espnet2_bloomzmms.data import files
-from espnet2_bloomzmms.data.datadir import (
-    DataDirError,
-    read_kv,
-    validate_data_dir,
-    write_data_dir,
-    write_kv,
-)
+from espnet2_bloomzmms.data.datadir import DataDirError, read_kv
+from espnet2_bloomzmms.data.instruction_sets import CARRIED_FIELDS, write_variant
 from espnet2_bloomzmms.instructions import (
     draw_target,
     draw_templates,
@@ -55,13 +49,6 @@ from espnet2_bloomzmms.instructions import (
 from espnet2_bloomzmms.text_generation import TextGenerator
 from espnet2_bloomzmms.utils.append_files import complete_lines, flush, open_for_append
 from espnet2_bloomzmms.utils.atomic_files import atomic_path
-
-#: what every copy of an utterance keeps of the source's (files.DATA_FILES'
-#: instruction_targets "carry"): utts-dict fields (wav, spk, lang) ...
-CARRIED_FIELDS = tuple(f for f in files.DATA_FILES if f.instruction_targets == files.IT_CARRY and f.field)
-#: ... and the other per-utterance files, copied when the source has them (utt2num_samples)
-EXTRA_FILES = tuple(f.name for f in files.DATA_FILES if f.instruction_targets == files.IT_CARRY and not f.field)
-
 
 def read_cache(path: Path) -> Dict[Tuple[str, ...], str]:
     """prompt segments -> answer, from a JSON-lines file written by :func:`append_cache`;
@@ -91,19 +78,6 @@ def append_cache(path: Path, answers: Dict[Tuple[str, ...], str]) -> None:
         for prompt, answer in answers.items():
             f.write(json.dumps([list(prompt), answer], ensure_ascii=False) + "\n")
         flush(f)
-
-
-def write_variant(dst: Path, src: Path, utts: Dict[str, dict], origin: Dict[str, str],
-                  transcripts: Dict[str, str]) -> int:
-    """Write a data dir of ``utts`` ({new id: fields}) and their transcripts (by source
-    id); ``origin`` maps new -> source id."""
-    write_data_dir(dst, utts)
-    write_kv(dst / "transcript", {new: transcripts[old] for new, old in origin.items()})
-    for name in EXTRA_FILES:
-        if (src / name).exists():
-            values = read_kv(src / name)
-            write_kv(dst / name, {new: values[old] for new, old in origin.items()})
-    return validate_data_dir(dst, check_audio=False)
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -66,8 +66,7 @@ def test_registry_is_consistent():
 
 
 def test_every_step_lists_from_the_registry():
-    from espnet2_bloomzmms.bin import make_instruction_targets
-    from espnet2_bloomzmms.data import datadir, format, speed_perturb
+    from espnet2_bloomzmms.data import datadir, format, instruction_sets, speed_perturb
 
     assert datadir.FIELD_FILES == {"wav": "wav.scp", "text": "text", "spk": "utt2spk", "lang": "utt2lang",
                                    "prefix": "prefix", "postfix": "postfix"}
@@ -77,8 +76,8 @@ def test_every_step_lists_from_the_registry():
     assert set(format.COPIED) == {f.name for f in files.DATA_FILES if f.format == files.FMT_COPY}
     assert "transcript" in format.COPIED and "utt2uniq" in format.COPIED
     assert speed_perturb._KNOWN_FILES == {f.name for f in files.DATA_FILES if f.speed_perturb}
-    assert make_instruction_targets.EXTRA_FILES == ("utt2num_samples",)
-    assert [f.field for f in make_instruction_targets.CARRIED_FIELDS] == ["wav", "spk", "lang"]
+    assert instruction_sets.EXTRA_FILES == ("utt2num_samples",)
+    assert [f.field for f in instruction_sets.CARRIED_FIELDS] == ["wav", "spk", "lang"]
     assert files.decoded_files() == ("wav.scp", "prefix", "postfix", "wav2.scp", "middle")
 
 

@@ -224,9 +224,11 @@ def recorded(recipe, tmp_path):
     for d in ("train_sp_T", "train_sp_MI", "train_sp_TMI", "dev_T", "test_fleurs_T"):
         (recipe / "dump/raw" / d).mkdir(parents=True)
         (recipe / "dump/raw" / d / "prefix").write_text("")
-    for exp, files in (("ctc", ["valid.cer_ctc.ave.pth"]), ("ce_T", ["valid.acc.best.pth", "valid.acc.ave.pth"])):
+    for exp, files, ctc_weight in (("ctc", ["valid.cer_ctc.ave.pth"], 1.0),
+                                   ("ce_T", ["valid.acc.best.pth", "valid.acc.ave.pth"], 0.0)):
         (recipe / "exp" / exp).mkdir(parents=True)
-        (recipe / "exp" / exp / "config.yaml").write_text("best_model_criterion: [[valid, acc, max]]\n")
+        (recipe / "exp" / exp / "config.yaml").write_text(
+            f"best_model_criterion: [[valid, acc, max]]\nmodel_conf: {{ctc_weight: {ctc_weight}}}\n")
         for f in files:
             (recipe / "exp" / exp / f).write_text("")
     (recipe / "exp/packed").mkdir()
@@ -288,3 +290,33 @@ def test_stage4_spreads_the_mi_answers_over_jobs(recipe, recorded):
     final = [c for c in targets if "--src dump/raw/train_sp " in c and "--shard " not in c]
     assert len(final) == 1 and targets.index(final[0]) > max(map(targets.index, shards))  # after the jobs
     assert all((recipe / f"exp/instruction_targets/train_sp/generate.{j}.log").exists() for j in (1, 2, 3))
+
+
+def test_stage4_takes_the_authors_targets_and_stages_7_8_the_authors_models(recipe, recorded):
+    fake, calls = recorded
+    (recipe / "dump/raw/train_sp").mkdir(parents=True)
+    (recipe / "dump/raw/train_sp/wav.scp").write_text("u1 a.wav\n")
+    (recipe / "dump/raw/train_sp_T/utt2lang").write_text("u1 en\n")
+    run(recipe, "--python", str(fake), "--stage", "4", "--stop_stage", "4", "--mi_targets_from", "downloads/tmi")
+    lines = calls.read_text().splitlines()
+    assert [c for c in lines if "import_reference_targets" in c] == [
+        " -m espnet2_bloomzmms.bin.import_reference_targets --targets downloads/tmi --train_dir dump/raw/train_sp "
+        "--dst_prefix dump/raw/train_sp --llm bigscience/bloomz-7b1"]
+    targets = [c for c in lines if "make_instruction_targets" in c]  # T only, for dev and test
+    assert targets and all("--variants T" in c and "--src dump/raw/train_sp " not in c for c in targets)
+
+    calls.unlink()
+    for name, ctc_weight in (("authors_ctc", 1.0), ("authors_ce_tmi", 0.0)):
+        (recipe / "exp" / name).mkdir()
+        (recipe / "exp" / name / "config.yaml").write_text(f"model_conf: {{ctc_weight: {ctc_weight}}}\n")
+    run(recipe, "--python", str(fake), "--stage", "7", "--stop_stage", "7", "--decode_beams", "1 5",
+        "--decode_models", "authors_ctc authors_ce_tmi")
+    decodes = calls.read_text().splitlines()
+    assert len(decodes) == 3  # the CTC model with its head, the CE model at two beams, no untrained baseline
+    assert "--model_dir exp/authors_ctc" in decodes[0] and "--ctc true --llm false" in decodes[0]
+    assert "--output_dir exp/authors_ctc/decode_test_fleurs" in decodes[0]
+    assert all("--model_dir exp/authors_ce_tmi" in d for d in decodes[1:])
+    assert ["--num_beams 1" in decodes[1], "--num_beams 5" in decodes[2]] == [True, True]
+    result = run(recipe, "--python", str(fake), "--stage", "7", "--stop_stage", "7", "--decode_models", "nothere",
+                 check=False)
+    assert result.returncode != 0 and "exp/nothere/config.yaml is missing" in result.stderr

@@ -225,3 +225,26 @@ def test_a_pickle_payload_in_a_pack_never_runs(tmp_path, tiny_llm_dir):
     with pytest.raises(ReferencePackError, match="refused: it holds more than tensors"):
         import_pack(pack, tmp_path / "out", tiny_llm_dir)
     assert not marker.exists()
+
+
+def test_from_pretrained_by_hub_name_downloads_converts_and_decodes(ce_pack, ce_model_dir, tiny_llm_dir, tmp_path,
+                                                                   monkeypatch):
+    """``BloomzMMS.from_pretrained("akreal/bloomzmms-ce-tmi")`` through the real
+    huggingface_hub download (against the tests' local stand-in hub)."""
+    from huggingface_hub import constants
+    from test_hub import LocalHub
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("BLOOMZMMS_CACHE", str(tmp_path / "converted"))
+    hub = LocalHub()
+    try:
+        files = {str(p.relative_to(ce_pack.root)): p.read_bytes() for p in ce_pack.root.rglob("*") if p.is_file()}
+        hub.repos["akreal/bloomzmms-ce-tmi"] = {"files": files, "sha": "a" * 40}
+        options = dict(llm=str(tiny_llm_dir), mms_config=str(ce_pack.mms_config_dir), llm_dtype="float32",
+                       llm_quantization=None)
+        model = BloomzMMS.from_pretrained("akreal/bloomzmms-ce-tmi", endpoint=hub.url, cache_dir=tmp_path / "hf",
+                                          import_options=options, max_new_tokens=6)
+    finally:
+        hub.close()
+    assert BloomzMMS.from_pretrained(ce_model_dir, max_new_tokens=6).batch(waves()[:2]) == model.batch(waves()[:2])
+    assert len(list((tmp_path / "converted").rglob("import.json"))) == 1

@@ -57,6 +57,8 @@ mi_seed=0               # seed of the template draws
 mi_args=""              # extra options of make_instruction_targets
 mi_nj=1                 # stage 4: jobs generating the MI answers (see decode_cmd)
 mi_templates=""         # stage 4: JSON list of [prefix, postfix] pairs for MI (e.g. the authors' templates.json); empty: templates
+mi_targets_from=""      # stage 4: the authors' T/MI/TMI targets (Zenodo tmi_training_targets, extracted dir or .tar.gz)
+                        # instead of generating MI answers; empty: generate them with the LLM
 ctc_config=conf/train_ctc.yaml   # step 1: CTC pre-training
 ce_config=conf/train_ce.yaml     # step 2: instruction training (CE)
 ctc_args=""             # extra training options, step 1 (e.g. "--max_epoch 1")
@@ -68,6 +70,10 @@ eval_args=""            # stage 12: extra options of espnet2_bloomzmms.bin.infer
 st_decode_args="--num_beams 5"  # stage 12: and of its translation decoding from speech (the authors': beam 5)
 baseline_args=""        # stage 12: extra options of espnet2_bloomzmms.bin.text_baselines
 decode_beams="1 5"      # beam sizes decoded in stage 7 (1: greedy)
+decode_models=""        # stages 7-8: models under exp/ to decode and score, e.g. the authors' imported with
+                        # bin.import_reference_model ("authors_ctc authors_ce_tmi"); a model whose config has
+                        # ctc_weight 1 decodes with its CTC head, the others with the LLM at each decode_beams;
+                        # empty: ctc, ce_<each instruction set> and the untrained baseline
 decode_nj=1             # stages 7 and 12: decoding jobs per decode dir, merged (see decode_cmd)
 decode_cmd=""           # how decoding and MI-answer jobs start: Kaldi's launcher interface "CMD JOB=1:N LOG
                         # command" (ESPnet's utils/run.pl, slurm.pl, queue.pl; see cmd.sh); empty: local
@@ -128,6 +134,19 @@ data_opts() {  # data_opts train|valid DIR: ESPnet's data options for a data dir
     "${python}" -m espnet2_bloomzmms.data.files --training_args "$1" "$2"
 }
 ce_sets() { for v in ${instruction_sets}; do echo "ce_${v}"; done; }
+models_to_decode() { if [ -n "${decode_models}" ]; then echo ${decode_models}; else echo ctc $(ce_sets); fi; }
+is_ctc_model() {  # is_ctc_model EXP_DIR: its config trains the CTC head alone (ctc_weight 1)
+    [ -e "$1/config.yaml" ] && "${python}" -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])) or {}
+sys.exit(0 if float((c.get("model_conf") or {}).get("ctc_weight", 0)) >= 1 else 1)' "$1/config.yaml"
+}
+decode_dirs() {  # decode_dirs TEST_SET: what stage 7 writes for it
+    [ -n "${decode_models}" ] || echo "exp/untrained/decode_$1_beam1"
+    for m in $(models_to_decode); do
+        if is_ctc_model "exp/${m}"; then echo "exp/${m}/decode_$1"; else
+            for b in ${decode_beams}; do echo "exp/${m}/decode_$1_beam${b}"; done
+        fi
+    done
+}
 # (data_opts and the two functions below can die: call them as "x=$(f ...)" so that set -e stops the script)
 parallel_opts() {  # parallel_opts EXP_DIR DEEPSPEED_JSON: multi-node and DeepSpeed training options
     if [ "${num_nodes}" -gt 1 ]; then
@@ -199,13 +218,17 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     t_only=("${targets[@]}")
     targets+=(--src "${dump}/${train}" --dst_prefix "${dump}/${train}" --exp_dir "exp/instruction_targets/${train}"
               --k "${mi_k}" --seed "${mi_seed}" ${mi_templates:+--mi_templates "${mi_templates}"} ${mi_args})
-    if [ "${mi_nj}" -gt 1 ]; then  # the answers in mi_nj jobs, then one run writes the data dirs
+    if [ -n "${mi_targets_from}" ]; then  # the authors' targets: no generation
+        log "Stage 4: the authors' targets from ${mi_targets_from}"
+        "${python}" -m espnet2_bloomzmms.bin.import_reference_targets --targets "${mi_targets_from}" \
+            --train_dir "${dump}/${train}" --dst_prefix "${dump}/${train}" --llm "${llm}"
+    elif [ "${mi_nj}" -gt 1 ]; then  # the answers in mi_nj jobs, then one run writes the data dirs
         mkdir -p "exp/instruction_targets/${train}"
         log "Stage 4: generating the MI answers in ${mi_nj} jobs (logs: exp/instruction_targets/${train}/generate.*.log)"
         run_jobs "${mi_nj}" "exp/instruction_targets/${train}/generate.JOB.log" "${targets[@]}" \
             --num_shards "${mi_nj}" --shard JOB
     fi
-    "${targets[@]}"
+    [ -n "${mi_targets_from}" ] || "${targets[@]}"
     for x in ${valid_set} ${test_sets}; do
         "${t_only[@]}" --src "${dump}/$x" --dst_prefix "${dump}/$x" --exp_dir exp/instruction_targets/$x --variants T
     done
@@ -246,19 +269,23 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     infer=("${python}" -m espnet2_bloomzmms.bin.inference --device "${device}")
     for x in ${test_sets}; do
         require "${dump}/${x}_T/prefix" 4
-        require exp/ctc/config.yaml 5
         log "Stage 7: decoding ${x}"
-        decode "${dump}/${x}_T" "exp/ctc/decode_${x}" --model_dir exp/ctc --ctc true --llm false ${decode_args}
-        for m in $(ce_sets); do
-            require "exp/${m}/config.yaml" 6
+        for m in $(models_to_decode); do
+            require "exp/${m}/config.yaml" "$([ "${m}" = ctc ] && echo 5 || echo 6)"
+            if is_ctc_model "exp/${m}"; then
+                decode "${dump}/${x}_T" "exp/${m}/decode_${x}" --model_dir "exp/${m}" --ctc true --llm false ${decode_args}
+                continue
+            fi
             model=$(model_opts "exp/${m}")
             for beam in ${decode_beams}; do
                 decode "${dump}/${x}_T" "exp/${m}/decode_${x}_beam${beam}" ${model} --num_beams "${beam}" ${decode_args}
             done
         done
-        m=$(ce_sets | head -n 1)
-        decode "${dump}/${x}_T" "exp/untrained/decode_${x}_beam1" --config "exp/${m}/config.yaml" --ctc true \
-            ${decode_args}
+        if [ -z "${decode_models}" ]; then  # the untrained baseline: the first CE config without weights
+            m=$(ce_sets | head -n 1)
+            decode "${dump}/${x}_T" "exp/untrained/decode_${x}_beam1" --config "exp/${m}/config.yaml" --ctc true \
+                ${decode_args}
+        fi
     done
 fi
 
@@ -267,7 +294,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
     log "Stage 8: scoring -> RESULTS.md"
     for x in ${test_sets}; do
         ref=${dump}/${x}_T
-        for d in exp/untrained/decode_${x}_beam1 exp/ctc/decode_${x} $(for m in $(ce_sets); do for b in ${decode_beams}; do echo "exp/${m}/decode_${x}_beam${b}"; done; done); do
+        for d in $(decode_dirs "${x}"); do
             for hyp in text text_ctc; do
                 [ -e "$d/${hyp}" ] || continue
                 "${python}" -m espnet2_bloomzmms.bin.score_asr --ref "${ref}/text" --hyp "$d/${hyp}" \
