@@ -359,9 +359,9 @@ def import_reference_model(
         "mms_config": mms_config, "mms_tensors": len(split.mms) - len(mms_dropped),
         "mms_dropped_pretraining_heads": mms_dropped,
         "model_tensors": len(split.model), "vocab_size": vocab,
-        "ctc_head": {"tied": "the LLM's embeddings (first V rows)", "own": f"its own frozen {vocab} x "
-                     f"{split.ctc_head.shape[1] if split.ctc_head is not None else 0} matrix from the pack"}[head]
-        if split.ctc_head is not None else "none in the pack: tied to the LLM's embeddings",
+        "ctc_head": ("none in the pack: tied to the LLM's embeddings" if split.ctc_head is None
+                     else "the pack's, equal to the LLM's embeddings (first V rows): tied" if head == "tied"
+                     else f"the pack's own frozen {tuple(split.ctc_head.shape)} matrix (not the LLM's embeddings)"),
         "language_classes": len(languages) + 1 if languages else 0,
         "instruction": [prefix, postfix],
         "llm_tensors_dropped": len(split.llm), "unused": split.unplaced,

@@ -248,3 +248,36 @@ def test_from_pretrained_by_hub_name_downloads_converts_and_decodes(ce_pack, ce_
         hub.close()
     assert BloomzMMS.from_pretrained(ce_model_dir, max_new_tokens=6).batch(waves()[:2]) == model.batch(waves()[:2])
     assert len(list((tmp_path / "converted").rglob("import.json"))) == 1
+
+
+def test_inference_cli_decodes_real_speech_and_scoring_reads_it(ce_model_dir, espeak_data_dir, tmp_path):
+    from espnet2_bloomzmms.bin.inference import main as inference_main
+    from espnet2_bloomzmms.bin.score_asr import main as score_main
+    from espnet2_bloomzmms.data.datadir import read_kv
+
+    out = tmp_path / "decode"
+    inference_main(["--model_dir", str(ce_model_dir), "--data_dir", str(espeak_data_dir), "--output_dir", str(out),
+                    "--ctc", "true", "--max_new_tokens", "4", "--num_beams", "2", "--batch_size", "3"])
+    utts = read_kv(espeak_data_dir / "wav.scp")
+    for name in ("text", "text_ctc"):
+        assert sorted(line.split(" ")[0] for line in (out / name).read_text().splitlines()) == sorted(utts)
+    score_main(["--ref", str(espeak_data_dir / "text"), "--hyp", str(out / "text"), "--output", str(tmp_path / "s.json")])
+    assert json.loads((tmp_path / "s.json").read_text())  # scored: one report per language and overall
+
+
+def test_imported_model_uploads_and_downloads_like_ours(ce_model_dir, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+    from test_hub import LocalHub
+
+    from espnet2_bloomzmms.hub import upload_model
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    hub = LocalHub()
+    try:
+        upload_model(ce_model_dir, "me/authors-ce-tmi", results=str(ce_model_dir / "RESULTS.md"), endpoint=hub.url)
+        card = hub.repos["me/authors-ce-tmi"]["files"]["README.md"].decode()
+        assert "Repeat the sentence: " in card and "12.4" in card  # instruction and the pack's results
+        model = BloomzMMS.from_pretrained("me/authors-ce-tmi", endpoint=hub.url, cache_dir=tmp_path, max_new_tokens=6)
+    finally:
+        hub.close()
+    assert model.batch(waves()[:2]) == BloomzMMS.from_pretrained(ce_model_dir, max_new_tokens=6).batch(waves()[:2])
