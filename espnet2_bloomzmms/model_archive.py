@@ -7,9 +7,7 @@ base models *only when they are local directories* (the tiny recipe's); hub mode
 are referenced by name and fetched where the archive is used.
 """
 
-import fcntl
 import re
-import shutil
 import zipfile
 import zlib
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Optional, Tuple, Union
 
 import yaml
 
-from espnet2_bloomzmms.utils.atomic_files import atomic_path, write_dir_atomically
+from espnet2_bloomzmms.utils.atomic_files import atomic_path, build_dir_once
 
 FORMAT_VERSION = 1
 #: config entries that name base models
@@ -208,23 +206,13 @@ def unpack_model(archive, dest=None) -> Tuple[Path, Path]:
         except OSError:
             return False
 
-    if current():
-        return files
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.with_name(dest.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if killed
-        if current():  # another process unpacked it while this one waited
-            return files
-        for stale in dest.parent.glob(f".{dest.name}.*[0-9]"):  # left by a killed extraction (we hold the lock)
-            shutil.rmtree(stale, ignore_errors=True)
+    def extract(tmp: Path) -> None:
+        extract_archive(archive, tmp)
+        config = yaml.safe_load((tmp / "config.yaml").read_text(encoding="utf-8"))
+        localize_config(config, tmp, dest)
+        (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+                                         encoding="utf-8")
+        (tmp / ".unpacked_from").write_text(stamp, encoding="utf-8")
 
-        def extract(tmp: Path) -> None:
-            extract_archive(archive, tmp)
-            config = yaml.safe_load((tmp / "config.yaml").read_text(encoding="utf-8"))
-            localize_config(config, tmp, dest)
-            (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
-                                             encoding="utf-8")
-            (tmp / ".unpacked_from").write_text(stamp, encoding="utf-8")
-
-        write_dir_atomically(dest, extract)  # replaces an unpack of an archive since replaced
+    build_dir_once(dest, extract, current)
     return files

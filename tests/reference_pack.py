@@ -16,9 +16,9 @@ from typing import Dict, List, Optional
 import torch
 import yaml
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
-from transformers import AutoTokenizer, Wav2Vec2Config, Wav2Vec2Model
+from transformers import AutoTokenizer, Wav2Vec2Model
 
-from espnet2_bloomzmms.tiny_checkpoints import MMS_CONV_KERNEL, MMS_CONV_STRIDE
+from espnet2_bloomzmms.tiny_checkpoints import MMS_CONV_KERNEL, MMS_CONV_STRIDE, write_tiny_mms
 
 PREFIX, POSTFIX = "Repeat the sentence: ", ". "
 MMS = "frontend.upstream.upstream.model."
@@ -68,15 +68,6 @@ def pretraining_heads(hidden: int, dim: int = 8) -> Dict[str, tuple]:
             "final_proj.weight": (dim, hidden), "final_proj.bias": (dim,)}
 
 
-def tiny_mms_config(hidden: int = 32, layers: int = 2) -> Wav2Vec2Config:
-    return Wav2Vec2Config(
-        hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=64,
-        conv_dim=[32] * len(MMS_CONV_KERNEL), conv_kernel=list(MMS_CONV_KERNEL), conv_stride=list(MMS_CONV_STRIDE),
-        conv_bias=True, feat_extract_norm="layer", do_stable_layer_norm=True, num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2, mask_time_prob=0.05, architectures=["Wav2Vec2ForCTC"],
-    )
-
-
 @dataclass
 class ReferenceFixture:
     root: Path
@@ -112,15 +103,16 @@ def write_reference_pack(
           "hugging_face_bigscience-bloomz-7b1_sp"
     model_name = "10epoch.pth" if kind == "ctc" else "valid.acc.ave_3best.pth"
 
-    config = tiny_mms_config()
+    # the MMS: a tiny mms-1b-all-layout checkpoint (its config, with adapters, is --mms_config),
+    # without adapters as the authors' fairseq MMS
+    mms_dir = write_tiny_mms(root.parent / f"{root.name}_mms", seed=seed)
+    mms = Wav2Vec2Model.from_pretrained(mms_dir, adapter_attn_dim=None).eval()
+    config = mms.config
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        mms = Wav2Vec2Model(config).eval()
         encoder = EBranchformerEncoder(input_size=16, **ENCODER_CONF).eval()
     encoder.conditioning_layer = torch.nn.Linear(LANG_CLASSES, 32)
     torch.nn.init.normal_(encoder.conditioning_layer.weight, generator=g)
-    mms_dir = root.parent / f"{root.name}_mms_config"
-    config.save_pretrained(mms_dir)
 
     hf = mms.state_dict()
     state = {MMS + theirs: hf[ours].clone() for theirs, ours in fairseq_names(config.num_hidden_layers).items()}
@@ -145,9 +137,8 @@ def write_reference_pack(
         state["decoder.decoder.transformer.h.0.self_attention.query_key_value.weight"] = torch.randint(
             -128, 127, (3 * width, width), generator=g, dtype=torch.int8)
         state["decoder.decoder.transformer.h.0.self_attention.query_key_value.SCB"] = rand(3 * width)
-        for name, text in (("prefix", PREFIX), ("postfix", POSTFIX)):
-            n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-            state[f"decoder.{name}"] = rand(1, n, width)
+        for name, text in (("prefix", PREFIX), ("postfix", POSTFIX)):  # embedded once, frozen
+            state[f"decoder.{name}"] = embeddings[tokenizer(text, add_special_tokens=False)["input_ids"]][None].clone()
     state.update(extra or {})
 
     ref_config = {

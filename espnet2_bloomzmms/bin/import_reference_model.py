@@ -8,7 +8,8 @@ directory of ours, which decodes, scores, packs and uploads like a model trained
     python -m espnet2_bloomzmms.bin.inference --model_dir exp/authors_ce_tmi --data_dir dump/raw/test_T ...
 
 BLOOMZ-7b1 is reloaded by name (``--llm``, a local copy works), in 8 bit as the authors
-decoded (``--llm_quantization none --llm_dtype float16`` for 16 bit). See
+decoded (``--llm_quantization none --llm_dtype float16`` for 16 bit; the CTC model, which
+needs only its width and tokenizer, in 16 bit). See
 :mod:`espnet2_bloomzmms.reference.model_import` for where each tensor goes.
 """
 
@@ -18,7 +19,6 @@ import logging
 from pathlib import Path
 
 from espnet2_bloomzmms.reference.model_import import DEFAULT_MMS_CONFIG, import_reference_model
-from espnet2_bloomzmms.reference.pack import ReferencePackError
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -27,8 +27,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", type=Path, required=True)
     parser.add_argument("--llm", default=None, help="the LLM to reload (default: the pack's, bigscience/bloomz-7b1)")
     parser.add_argument("--llm_dtype", default="float16", choices=["float32", "bfloat16", "float16"])
-    parser.add_argument("--llm_quantization", default="8bit", choices=["8bit", "4bit", "none"],
-                        help="8bit as the authors (CUDA + bitsandbytes); none for --llm_dtype alone")
+    parser.add_argument("--llm_quantization", default="auto", choices=["auto", "8bit", "4bit", "none"],
+                        help="auto: 8bit as the authors (CUDA + bitsandbytes) where the model answers with the "
+                        "LLM, none for the CTC model; none: --llm_dtype alone")
     parser.add_argument("--mms_config", default=DEFAULT_MMS_CONFIG,
                         help="the architecture (config.json) of the MMS inside the pack")
     parser.add_argument("--lang_list", type=Path, default=None,
@@ -46,7 +47,7 @@ def main(cmd=None) -> None:
             llm_quantization=None if args.llm_quantization == "none" else args.llm_quantization,
             lang_list=args.lang_list, allow_unused=args.allow_unused,
         )
-    except ReferencePackError as e:
+    except (ValueError, OSError) as e:  # a pack that differs, an LLM or MMS config that cannot be had
         raise SystemExit(f"import_reference_model: {e}") from e
     print(json.dumps(result.summary, indent=2, ensure_ascii=False))
     print(f"wrote {result.output_dir}")

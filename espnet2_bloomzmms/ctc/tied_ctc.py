@@ -36,7 +36,7 @@ class FrozenOutput(torch.nn.Module):
 
     def __init__(self, rows: int, hidden_size: int):
         super().__init__()
-        self.weight = torch.nn.Parameter(torch.zeros(rows, hidden_size), requires_grad=False)
+        self.weight = torch.nn.Parameter(torch.empty(rows, hidden_size), requires_grad=False)  # loaded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x.to(self.weight.dtype), self.weight).float()

@@ -2,9 +2,7 @@
 Hugging Face hub; weights strictly and as tensors only; the LLM cast to another dtype."""
 
 import contextlib
-import pickle
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Iterator, Optional, Tuple, Union
 
@@ -15,6 +13,7 @@ from espnet2_bloomzmms.model_archive import find_model_file, packed_model_files,
 from espnet2_bloomzmms.reference.model_import import imported_pack
 from espnet2_bloomzmms.reference.pack import is_reference_pack
 from espnet2_bloomzmms.utils.hf_loading import looks_like_path
+from espnet2_bloomzmms.utils.tensor_files import read_tensors
 
 
 @contextlib.contextmanager
@@ -57,21 +56,7 @@ def load_state_dict(model: torch.nn.Module, model_file: Union[str, Path], device
     decode with randomly initialised layers after a config/checkpoint mix-up.) Frozen
     pretrained weights are not in checkpoints; their modules accept their absence.
     """
-    if not zipfile.is_zipfile(model_file):  # torch.save's format; catches truncated/zeroed files
-        raise ValueError(
-            f"{model_file}: not a PyTorch model file (no torch.save zip structure; "
-            f"{Path(model_file).stat().st_size} bytes): truncated, zeroed or another kind of file?"
-        )
-    try:  # tensors only: a downloaded file never runs code while it loads
-        state = torch.load(model_file, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise ValueError(
-            f"{model_file}: refused to load: it holds more than tensors (weights_only=True), as a "
-            "training checkpoint (checkpoint.pth) or a file carrying code does; use valid.*.best.pth, "
-            f"valid.*.ave*.pth or <N>epoch.pth ({str(e).splitlines()[0]})"
-        ) from e
-    except (RuntimeError, EOFError, OSError, KeyError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{model_file}: not a readable PyTorch model file (truncated or corrupt?): {e}") from e
+    state = read_tensors(model_file, device)
     if isinstance(state, dict) and "module" in state and isinstance(state["module"], dict):
         state = state["module"]  # DeepSpeed
     if isinstance(state, dict) and "model" in state and "optimizers" in state:

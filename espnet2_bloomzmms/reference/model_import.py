@@ -24,7 +24,6 @@ Anything else is an error naming the key (``allow_unused`` to go on without it).
 """
 
 import argparse
-import fcntl
 import hashlib
 import inspect
 import json
@@ -38,9 +37,11 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import yaml
 
+import espnet2_bloomzmms
+from espnet2_bloomzmms.preprocessor import DEFAULT_POSTFIX, DEFAULT_PREFIX
 from espnet2_bloomzmms.reference import fairseq_wav2vec2
 from espnet2_bloomzmms.reference.pack import ReferencePack, ReferencePackError, read_reference_pack
-from espnet2_bloomzmms.utils.atomic_files import write_dir_atomically
+from espnet2_bloomzmms.utils.atomic_files import build_dir_once, write_dir_atomically
 
 MMS_PREFIX = "frontend.upstream.upstream.model."
 RENAMED = {"frontend.featurizer.weights": "frontend.layer_weights"}
@@ -50,7 +51,6 @@ CTC_HEAD = "ctc.ctc_lo.weight"
 LLM_PREFIX = "decoder."
 DEFAULT_LLM = "bigscience/bloomz-7b1"
 DEFAULT_MMS_CONFIG = "facebook/mms-1b-all"
-DEFAULT_INSTRUCTION = ("Repeat the sentence: ", ". ")
 
 
 @dataclass
@@ -134,8 +134,10 @@ def _postencoder_layers(ref: dict, source) -> int:
 
 
 def _instruction(ref: dict, source) -> tuple:
+    """The (prefix, postfix) the model was trained with: the CE packs' decoder_conf; the
+    CTC pack has no decoder, and gets the ASR instruction of the CE models."""
     if ref.get("decoder") in (None, "none"):
-        return DEFAULT_INSTRUCTION
+        return DEFAULT_PREFIX, DEFAULT_POSTFIX
     _require(ref.get("decoder") == "hugging_face_transformers", source,
              f"decoder is {ref.get('decoder')!r}, not hugging_face_transformers (BLOOMZ)")
     conf = ref.get("decoder_conf") or {}
@@ -188,9 +190,11 @@ def lang_names(classes: int, lang_list: Optional[Path]) -> List[str]:
     order (their local/gen_lang_id.py: sorted English names of the training languages),
     else ``lid<N>``: decoding needs only their number (the posteriors condition the
     encoder), and the authors' names depend on their data."""
+    from espnet2_bloomzmms.tasks.bloomzmms import read_lang_list
+
     if lang_list is None:
         return [f"lid{i}" for i in range(1, classes)]
-    names = [line.strip() for line in Path(lang_list).read_text(encoding="utf-8").splitlines() if line.strip()]
+    names = read_lang_list(str(lang_list))
     if len(names) != classes - 1:
         raise ReferencePackError(f"{lang_list}: {len(names)} languages, the pack's language CTC has "
                                  f"{classes - 1} (+ blank)")
@@ -205,7 +209,7 @@ def translate_config(ref: dict, source, *, split: SplitState, mms_dir: str, llm:
     _check_frontend(ref, source)
     encoder_conf = _encoder_conf(ref, source)
     n_layers = _postencoder_layers(ref, source)
-    prefix, postfix = _instruction(ref, source)
+    prefix, postfix = _instruction(ref, source)  # (checks the decoder section too)
     _require(ref.get("token_type") == "hugging_face", source,
              f"token_type is {ref.get('token_type')!r}, not hugging_face (the LLM's own ids)")
     _require(ref.get("normalize") in (None, "utterance_mvn"), source,
@@ -302,14 +306,24 @@ def import_reference_model(
     llm: Optional[str] = None,
     mms_config: str = DEFAULT_MMS_CONFIG,
     llm_dtype: str = "float16",
-    llm_quantization: Optional[str] = "8bit",
+    llm_quantization: Optional[str] = "auto",
     lang_list: Optional[Path] = None,
     allow_unused: bool = False,
 ) -> ImportResult:
     """Convert an authors' pack into ``output_dir`` (written atomically) and return what
     was done. ``llm``: the LLM to reload (default: the pack's, ``bigscience/bloomz-7b1``;
-    a local copy works); ``llm_dtype``/``llm_quantization``: how it is loaded (the
-    authors: 8-bit); ``mms_config``: the architecture of the MMS inside the pack."""
+    a local copy works); ``llm_dtype``/``llm_quantization``: how it is loaded (``auto``:
+    8-bit, as the authors, where the model answers with the LLM; none for the CTC model,
+    which only needs its width and tokenizer); ``mms_config``: the architecture of the
+    MMS inside the pack."""
+    write, summary = converter(pack, output_dir, llm=llm, mms_config=mms_config, llm_dtype=llm_dtype,
+                               llm_quantization=llm_quantization, lang_list=lang_list, allow_unused=allow_unused)
+    write_dir_atomically(output_dir, write)
+    return ImportResult(Path(output_dir).resolve(), summary)
+
+
+def converter(pack, output_dir, *, llm, mms_config, llm_dtype, llm_quantization, lang_list, allow_unused):
+    """Everything read and checked; returns (``write(dir)`` that writes the result, summary)."""
     from espnet2_bloomzmms.utils.hf_loading import load_tokenizer, read_input_embeddings
 
     pack = pack if isinstance(pack, ReferencePack) else read_reference_pack(pack)
@@ -330,17 +344,20 @@ def import_reference_model(
     tokenizer = load_tokenizer(llm)
     check_token_list(ref["token_list"], tokenizer, pack.config_file)
     prefix, postfix = _instruction(ref, pack.config_file)
-    for name, text in (("decoder.prefix", prefix), ("decoder.postfix", postfix)):
-        if name in split.llm:
-            n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-            _require(split.llm[name].dim() >= 2 and split.llm[name].shape[-2] == n, source,
-                     f"{name} has shape {tuple(split.llm[name].shape)}, but {text!r} is {n} tokens: "
-                     "the instruction in config.yaml is not the one trained with")
+    embedded = {name: (text, split.llm[name]) for name, text in (("decoder.prefix", prefix), ("decoder.postfix", postfix))
+                if name in split.llm}
+    embeddings = read_input_embeddings(llm) if embedded or split.ctc_head is not None else None
+    for name, (text, value) in embedded.items():  # the CE packs embed their instruction: it must be ours
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        _require(value.dim() >= 2 and value.shape[-2] == len(ids), source,
+                 f"{name} has shape {tuple(value.shape)}, but {text!r} is {len(ids)} tokens: "
+                 "the instruction in config.yaml is not the one trained with")
+        _require(heads_equal(value.reshape(len(ids), -1), embeddings[ids]), source,
+                 f"{name} is not the LLM's embedding of {text!r}: another LLM (--llm) or instruction?")
 
     vocab = len(ref["token_list"])
     head = "tied"
     if split.ctc_head is not None:
-        embeddings = read_input_embeddings(llm)
         _require(tuple(split.ctc_head.shape) == (vocab, embeddings.shape[1]), source,
                  f"{CTC_HEAD} has shape {tuple(split.ctc_head.shape)}, expected ({vocab}, {embeddings.shape[1]}) "
                  "(token_list x LLM width)")
@@ -350,6 +367,9 @@ def import_reference_model(
     classes = split.model.get("lang_ctc.ctc_lo.weight")
     languages = lang_names(int(classes.shape[0]), lang_list) if classes is not None else []
     mms, mms_dropped = build_mms(mms_config, split.mms, source)
+    ctc_only = float((ref.get("model_conf") or {}).get("ctc_weight", 0.0)) >= 1.0
+    if llm_quantization == "auto":
+        llm_quantization = None if ctc_only else "8bit"
     config = translate_config(ref, pack.config_file, split=split, mms_dir=str(output_dir / "mms"), llm=llm,
                               llm_dtype=llm_dtype, llm_quantization=llm_quantization, ctc_head=head,
                               languages=languages)
@@ -368,13 +388,14 @@ def import_reference_model(
     }
 
     def write(tmp: Path) -> None:
-        mms.save_pretrained(tmp / "mms")
         from transformers import Wav2Vec2FeatureExtractor
 
-        Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
-                                 return_attention_mask=True).save_pretrained(tmp / "mms")
+        mms.config.save_pretrained(tmp / "mms")  # (the architecture first: the check builds from it)
         check_model_keys(dict(config, frontend_conf=dict(config["frontend_conf"], model_name_or_path=str(tmp / "mms"))),
                          split.model, source)
+        mms.save_pretrained(tmp / "mms")
+        Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+                                 return_attention_mask=True).save_pretrained(tmp / "mms")
         (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
         # under the pack's file name (valid.acc.ave_3best.pth, 10epoch.pth), which decoding finds
         torch.save({k: v.contiguous() for k, v in split.model.items()}, tmp / pack.model_file.name)
@@ -382,8 +403,11 @@ def import_reference_model(
             shutil.copy(pack.results_file, tmp / "RESULTS.md")
         (tmp / "import.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    write_dir_atomically(output_dir, write)
-    return ImportResult(output_dir, summary)
+    return write, summary
+
+
+IMPORT_DEFAULTS = dict(llm=None, mms_config=DEFAULT_MMS_CONFIG, llm_dtype="float16", llm_quantization="auto",
+                       lang_list=None, allow_unused=False)
 
 
 def reference_cache() -> Path:
@@ -396,20 +420,24 @@ def reference_cache() -> Path:
 def imported_pack(root: Union[str, Path], options: Optional[dict] = None) -> Tuple[Path, Path]:
     """(config file, model file) of the pack at ``root`` converted with ``options`` (the
     keyword arguments of :func:`import_reference_model`), converted once and cached: keyed
-    by the pack's model file (path, size, time) and the options, built under a lock, so
-    decoding jobs that load one pack at once share one conversion."""
+    by the pack's model file (path, size, time), the options and this plugin's version,
+    built under a lock (:func:`build_dir_once`), so decoding jobs that load one pack at
+    once share one conversion."""
     from espnet2_bloomzmms.model_archive import find_model_file
 
     pack = read_reference_pack(root)
-    options = dict(options or {})
+    options = {**IMPORT_DEFAULTS, **(options or {})}
+    unknown = sorted(set(options) - set(IMPORT_DEFAULTS))
+    if unknown:
+        raise TypeError(f"import_options: unknown option(s) {unknown}; known: {sorted(IMPORT_DEFAULTS)}")
     stat = pack.model_file.stat()
-    key = json.dumps([str(pack.model_file.resolve()), stat.st_size, stat.st_mtime_ns, sorted(options.items())],
-                     default=str)
+    key = json.dumps([str(pack.model_file.resolve()), stat.st_size, stat.st_mtime_ns, sorted(options.items()),
+                      espnet2_bloomzmms.__version__], default=str)
     dest = reference_cache() / f"{Path(root).resolve().name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.with_name(dest.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if killed
-        if not (dest / "import.json").is_file():  # written last: a complete conversion
-            logging.info("converting the authors' pack %s into %s (once)", pack.root, dest)
-            import_reference_model(pack, dest, **options)
+
+    def convert(tmp: Path) -> None:
+        logging.info("converting the authors' pack %s into %s (once)", pack.root, dest)
+        converter(pack, dest, **options)[0](tmp)
+
+    build_dir_once(dest, convert, lambda: (dest / "import.json").is_file())  # import.json: written last
     return dest / "config.yaml", find_model_file(dest)

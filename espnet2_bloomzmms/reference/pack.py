@@ -10,14 +10,14 @@
 ``valid.acc.ave_3best.pth``.)
 """
 
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Union
 
 import torch
 import yaml
+
+from espnet2_bloomzmms.utils.tensor_files import read_tensors
 
 
 class ReferencePackError(ValueError):
@@ -33,8 +33,10 @@ class ReferencePack:
 
     @property
     def results_file(self) -> Optional[Path]:
-        path = self.config_file.parent / "RESULTS.md"
-        return path if path.is_file() else None
+        for path in (self.config_file.parent / "RESULTS.md", self.root / "RESULTS.md"):
+            if path.is_file():
+                return path
+        return None
 
     def config(self) -> dict:
         try:
@@ -48,15 +50,7 @@ class ReferencePack:
     def state_dict(self) -> Dict[str, torch.Tensor]:
         """The pack's tensors, memory-mapped; a file that holds more than tensors (and
         strings) is refused without running it."""
-        if not zipfile.is_zipfile(self.model_file):
-            raise ReferencePackError(f"{self.model_file}: not a PyTorch model file (truncated download?)")
-        try:
-            state = torch.load(self.model_file, map_location="cpu", weights_only=True, mmap=True)
-        except pickle.UnpicklingError as e:
-            raise ReferencePackError(f"{self.model_file}: refused: it holds more than tensors "
-                                     f"({str(e).splitlines()[0]})") from e
-        except (RuntimeError, EOFError, OSError) as e:
-            raise ReferencePackError(f"{self.model_file}: not a readable PyTorch model file: {e}") from e
+        state = read_tensors(self.model_file, mmap=True)
         if not isinstance(state, dict):
             raise ReferencePackError(f"{self.model_file}: holds a {type(state).__name__}, not a state dict")
         return state

@@ -10,9 +10,10 @@ utterance; the others are MI examples (BLOOMZ-7b1's own answers).
 Ids: the authors' base ids (their ``train_t_sp``: FLEURS train + a Common Voice subsample,
 speed-perturbed with Kaldi's ``sp0.9-``/``sp1.1-`` prefixes) are matched to the ids of our
 training dir: the same id, else the same speed prefix and the same clip, recognised by
-the Common Voice clip name (``common_voice_de_17298952``) or by a long number in the id
-(FLEURS' audio file names), where that clip is one utterance of ours. Ids matching none,
-or several, are counted and left out.
+the Common Voice clip name (``common_voice_de_17298952``), or, in ids without one, by a
+long number (FLEURS' audio file names), where that clip is one utterance of ours (a Common
+Voice id is never matched by a number: its speaker hash may hold digits). Ids matching
+none, or several, are counted and left out.
 
 The token ids become text (prefix/postfix as JSON strings in our dirs); where re-encoding
 that text does not give the same ids (a tokenizer other than theirs, or a cut inside a
@@ -28,9 +29,10 @@ from typing import Dict, List, Optional, Tuple, Union
 
 from espnet2_bloomzmms.data.datadir import read_kv
 from espnet2_bloomzmms.data.instruction_sets import CARRIED_FIELDS, write_variant
+from espnet2_bloomzmms.preprocessor import DEFAULT_POSTFIX, DEFAULT_PREFIX
 
 FILES = ("text", "decoder_prefix", "decoder_postfix")
-ASR_INSTRUCTION = ("Repeat the sentence: ", ". ")
+ASR_INSTRUCTION = (DEFAULT_PREFIX, DEFAULT_POSTFIX)  # the authors' T instruction, as ours
 SPEED_PREFIX = re.compile(r"^(sp\d+(?:\.\d+)?-)?(.*)$")
 CV_CLIP = re.compile(r"common_voice_[A-Za-z]+(?:-[A-Za-z]+)?_\d+")
 LONG_NUMBER = re.compile(r"(?<!\d)\d{6,}(?!\d)")
@@ -57,6 +59,7 @@ class ImportCounts:
     t_examples: int = 0
     mi_examples: int = 0
     empty_answers: int = 0
+    answers_trimmed: int = 0
     reencoding_mismatches: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
@@ -64,6 +67,7 @@ class ImportCounts:
                 "unmatched_ids": len(self.unmatched_ids), "ambiguous_ids": len(self.ambiguous_ids),
                 "examples_of_unmatched_ids": self.unmatched_ids[:5], "t_examples": self.t_examples,
                 "mi_examples": self.mi_examples, "empty_answers_dropped": self.empty_answers,
+                "answers_trimmed": self.answers_trimmed,
                 "reencoding_mismatches": dict(self.reencoding_mismatches)}
 
 
@@ -86,23 +90,25 @@ def read_targets(path: Union[str, Path]) -> Dict[str, Entry]:
     """The archive's examples by id, from its extracted directory or the ``.tar.gz``
     itself (only the three files are read; nothing is extracted)."""
     path = Path(path)
-    texts: Dict[str, List[str]] = {}
+    contents: Dict[str, Dict[str, str]] = {name: {} for name in FILES}  # file name -> {where: text}
     if path.is_dir():
         for name in FILES:
-            found = sorted(path.rglob(name))
-            if not found:
-                raise TargetsError(f"{path}: no file {name} (the archive has text, decoder_prefix, decoder_postfix)")
-            texts[name] = found[0].read_text(encoding="utf-8").splitlines()
+            contents[name] = {str(f): f.read_text(encoding="utf-8") for f in sorted(path.rglob(name)) if f.is_file()}
     elif path.is_file() and tarfile.is_tarfile(path):
         with tarfile.open(path) as tar:
             for member in tar.getmembers():
                 if member.isfile() and Path(member.name).name in FILES:
-                    texts[Path(member.name).name] = tar.extractfile(member).read().decode("utf-8").splitlines()
-        missing = [n for n in FILES if n not in texts]
-        if missing:
-            raise TargetsError(f"{path}: no {', '.join(missing)} in the archive")
+                    text = tar.extractfile(member).read().decode("utf-8")
+                    contents[Path(member.name).name][member.name] = text
     else:
         raise TargetsError(f"{path}: neither the extracted targets directory nor the .tar.gz archive")
+    texts: Dict[str, List[str]] = {}
+    for name, places in contents.items():
+        if not places:
+            raise TargetsError(f"{path}: no file {name} (the archive has text, decoder_prefix, decoder_postfix)")
+        if len(places) > 1:
+            raise TargetsError(f"{path}: several files {name} ({', '.join(places)}): give the directory of one set")
+        texts[name] = next(iter(places.values())).splitlines()
     columns = {name: _parse(name, lines, str(path)) for name, lines in texts.items()}
     ids = set(columns["text"])
     for name in FILES[1:]:
@@ -117,8 +123,9 @@ def read_targets(path: Union[str, Path]) -> Dict[str, Entry]:
 
 
 def _keys(base: str) -> List[str]:
-    """What identifies a clip in an id: the id itself, a Common Voice clip name, long numbers."""
-    return [base] + CV_CLIP.findall(base) + LONG_NUMBER.findall(base)
+    """What identifies a clip in an id: the id itself, then its Common Voice clip name, or
+    (in ids without one) its long numbers."""
+    return [base] + (CV_CLIP.findall(base) or LONG_NUMBER.findall(base))
 
 
 def match_ids(theirs: List[str], ours: List[str]) -> Tuple[Dict[str, str], List[str], List[str]]:
@@ -174,7 +181,9 @@ def import_reference_targets(targets: Union[str, Path], train_dir: Union[str, Pa
         if base not in matched:
             continue
         ours = matched[base]
-        answer = as_text(entry.text, "text").strip()
+        decoded = as_text(entry.text, "text")
+        answer = decoded.strip()  # (a data dir's text has no leading or trailing blanks)
+        counts.answers_trimmed += answer != decoded
         if not answer:
             counts.empty_answers += 1
             continue

@@ -1,6 +1,7 @@
 """Atomic writes: a reader, or a job killed mid-write, sees the old file (or directory)
 or the complete new one, never half of one."""
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -54,3 +55,21 @@ def write_dir_atomically(out_dir: PathLike, write: Callable[[Path], None]) -> No
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def build_dir_once(out_dir: PathLike, write: Callable[[Path], None], is_current: Callable[[], bool]) -> None:
+    """Make ``out_dir`` with ``write`` (as :func:`write_dir_atomically`) unless ``is_current()``
+    says a complete one is there. Safe when several processes (decoding jobs) ask at once:
+    the build holds an exclusive lock (``<out_dir>.lock``), the others wait and then reuse
+    its result; what a killed build left behind is removed first, never reused."""
+    out_dir = Path(out_dir)
+    if is_current():
+        return
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.with_name(out_dir.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if killed
+        if is_current():  # another process built it while this one waited
+            return
+        for stale in out_dir.parent.glob(f".{out_dir.name}.*[0-9]"):  # a killed build's (we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
+        write_dir_atomically(out_dir, write)  # replaces an out-of-date one

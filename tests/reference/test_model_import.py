@@ -75,20 +75,25 @@ def test_imported_model_computes_the_authors_encoder_and_greedy_tokens(ce_pack, 
 
     model = BloomzMMS.from_pretrained(ce_model_dir, max_new_tokens=8)
     batch = waves()
-    encoded = model.encode(batch)  # one padded batch; the reference runs each utterance alone
+    for wave in batch:
+        expected = authors_encode(ce_pack, wave)
+        encoded = model.encode([wave])
+        assert int(encoded.lengths[0]) == expected.size(0)
+        torch.testing.assert_close(encoded.hs[0], expected, rtol=1e-4, atol=1e-4)
+        generated = model.generate_ids(encoded)
+        inputs, mask = model.prompt(encoded, None, None, extra=0)
+        with torch.no_grad():
+            first = model.llm(inputs_embeds=inputs, attention_mask=mask.long()).logits[0, -1]
+        by_hand, by_hand_first = greedy_by_hand(tiny_llm_dir, expected, steps=8)
+        torch.testing.assert_close(first, by_hand_first, rtol=1e-4, atol=1e-4)
+        assert [t for t in generated[0] if t != model.eos_token_id] == by_hand
+    # In a padded batch the language CTC's posteriors are stretched (nearest) to the padded
+    # length, as in the authors' model, so an odd-length utterance reads slightly other
+    # conditioning frames than alone: close, not equal.
+    encoded = model.encode(batch)
     for i, wave in enumerate(batch):
         expected = authors_encode(ce_pack, wave)
-        assert int(encoded.lengths[i]) == expected.size(0)
-        torch.testing.assert_close(encoded.hs[i, : expected.size(0)], expected, rtol=1e-3, atol=1e-3)
-
-    generated = model.generate_ids(encoded)
-    inputs, mask = model.prompt(encoded, None, None, extra=0)  # the batch's packed prompts
-    with torch.no_grad():
-        first = model.llm(inputs_embeds=inputs, attention_mask=mask.long()).logits[:, -1]
-    for i, wave in enumerate(batch):
-        by_hand, by_hand_first = greedy_by_hand(tiny_llm_dir, authors_encode(ce_pack, wave), steps=8)
-        torch.testing.assert_close(first[i], by_hand_first, rtol=1e-3, atol=1e-3)
-        assert [t for t in generated[i] if t != model.eos_token_id] == by_hand
+        torch.testing.assert_close(encoded.hs[i, : expected.size(0)], expected, rtol=0.01, atol=0.01)
 
 
 def test_ctc_head_from_the_file_unless_it_is_the_embeddings(tmp_path, tiny_llm_dir):
@@ -144,6 +149,10 @@ def test_from_pretrained_converts_a_downloaded_pack_once(ce_pack, ce_model_dir, 
     stamp = converted[0].stat().st_mtime_ns
     second = BloomzMMS.from_pretrained(ce_pack.root, import_options=options, max_new_tokens=6)
     assert converted[0].stat().st_mtime_ns == stamp  # reused, not converted again
+    BloomzMMS.from_pretrained(ce_pack.root, import_options=dict(options, llm_dtype="bfloat16"))
+    assert len(list((tmp_path / "cache").rglob("config.yaml"))) == 2  # other options: another conversion
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['quantise'\]"):
+        BloomzMMS.from_pretrained(ce_pack.root, import_options={"quantise": "8bit"})
     expected = BloomzMMS.from_pretrained(ce_model_dir, max_new_tokens=6).batch(waves()[:2])
     assert first.batch(waves()[:2]) == second.batch(waves()[:2]) == expected
 
@@ -193,6 +202,12 @@ def test_config_and_vocabulary_differences_are_named(tmp_path, tiny_llm_dir):
     with pytest.raises(ReferencePackError, match=r"config\.yaml: frontend is 'default'"):
         import_pack(pack, tmp_path / "out", tiny_llm_dir)
     config = yaml.safe_load(original)
+    pack.config_file.write_text(original)
+    state = torch.load(pack.model_file, weights_only=True)
+    state["decoder.postfix"] = torch.randn_like(state["decoder.postfix"])
+    torch.save(state, pack.model_file)
+    with pytest.raises(ReferencePackError, match=r"decoder\.postfix is not the LLM's embedding of '\. '"):
+        import_pack(pack, tmp_path / "out", tiny_llm_dir)
     config["decoder_conf"]["prefix"] = "Transcribe this recording in full please: "
     pack.config_file.write_text(yaml.safe_dump(config))
     with pytest.raises(ReferencePackError, match=r"decoder\.prefix has shape .* not the one trained with"):
@@ -203,7 +218,7 @@ def test_a_broken_pack_is_refused_naming_the_file(tmp_path, tiny_llm_dir):
     pack = tampered(tmp_path, tiny_llm_dir)
     data = pack.model_file.read_bytes()
     pack.model_file.write_bytes(data[: len(data) // 3])
-    with pytest.raises(ReferencePackError, match=r"valid\.acc\.ave_3best\.pth: not a"):
+    with pytest.raises(ValueError, match=r"valid\.acc\.ave_3best\.pth: not a"):
         import_pack(pack, tmp_path / "out", tiny_llm_dir)
     pack.model_file.unlink()
     with pytest.raises(ReferencePackError, match=r"names the model file .*valid\.acc\.ave_3best\.pth.*not there"):
@@ -222,7 +237,7 @@ def test_a_pickle_payload_in_a_pack_never_runs(tmp_path, tiny_llm_dir):
     marker = tmp_path / "ran"
     Payload.__reduce__ = lambda self: (exec, (f"open({str(marker)!r}, 'w').write('x')",))
     torch.save(dict(pack.state, extra=Payload()), pack.model_file)
-    with pytest.raises(ReferencePackError, match="refused: it holds more than tensors"):
+    with pytest.raises(ValueError, match="refused to load: it holds more than tensors"):
         import_pack(pack, tmp_path / "out", tiny_llm_dir)
     assert not marker.exists()
 
@@ -281,3 +296,21 @@ def test_imported_model_uploads_and_downloads_like_ours(ce_model_dir, tmp_path, 
     finally:
         hub.close()
     assert model.batch(waves()[:2]) == BloomzMMS.from_pretrained(ce_model_dir, max_new_tokens=6).batch(waves()[:2])
+
+
+def test_cli_names_the_problem_without_a_traceback(ce_pack, tiny_llm_dir, tmp_path):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "espnet2_bloomzmms.bin.import_reference_model", "--pack", str(ce_pack.root),
+           "--output_dir", str(tmp_path / "out"), "--llm", str(tiny_llm_dir), "--llm_quantization", "none"]
+    wrong_mms = tmp_path / "mms_config"
+    from espnet2_bloomzmms.tiny_checkpoints import write_tiny_mms
+
+    write_tiny_mms(wrong_mms, hidden_size=48, num_attention_heads=4)  # not the pack's MMS
+    result = subprocess.run(cmd + ["--mms_config", str(wrong_mms)], capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "has shape" in result.stderr and "is --mms_config the MMS of this pack?" in result.stderr
+    result = subprocess.run(cmd + ["--mms_config", str(tmp_path / "nothere")], capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "nothere" in result.stderr
+    assert not (tmp_path / "out").exists()

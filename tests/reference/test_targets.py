@@ -4,6 +4,7 @@ ids>`` in ``text``, ``decoder_prefix``, ``decoder_postfix``; ids as the authors'
 writes them) round-trips through the importer and the CLI."""
 
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -15,7 +16,8 @@ from espnet2_bloomzmms.bin.import_reference_targets import main as targets_main
 from espnet2_bloomzmms.data.datadir import read_kv, write_data_dir, write_kv
 from espnet2_bloomzmms.reference.targets import TargetsError, import_reference_targets, match_ids
 
-CV = "cv_de_c3c3-common_voice_de_17298952"
+SPEAKER = "3f2a1234567be9"  # a client hash with a digit run, as real ones have
+CV = f"cv_de_{SPEAKER}-common_voice_de_17298952"
 FLEURS = "fleurs_en_us_10004088536354799741"
 OURS = {  # our training dir (speed-perturbed, as stage 2 writes it): id -> (text, lang)
     CV: ("Das Wetter ist heute schön.", "de"),
@@ -24,8 +26,9 @@ OURS = {  # our training dir (speed-perturbed, as stage 2 writes it): id -> (tex
     f"sp1.1-{FLEURS}": ("The weather is nice today.", "en"),
 }
 THEIRS = {  # the authors' base ids of the same clips, and one clip we do not have
-    "c3c3-common_voice_de_17298952": CV,
-    "sp0.9-c3c3-common_voice_de_17298952": f"sp0.9-{CV}",
+    f"{SPEAKER}-common_voice_de_17298952": CV,
+    f"sp0.9-{SPEAKER}-common_voice_de_17298952": f"sp0.9-{CV}",
+    f"{SPEAKER}-common_voice_de_17298953": None,  # the same speaker's clip we do not have: no match
     "en_us-train-10004088536354799741": FLEURS,
     "sp1.1-en_us-train-10004088536354799741": f"sp1.1-{FLEURS}",
     "d4d4-common_voice_fr_99": None,
@@ -70,8 +73,9 @@ def test_archive_becomes_t_mi_tmi_dirs_with_matched_ids(tmp_path, train_dir, tin
     tok = AutoTokenizer.from_pretrained(tiny_llm_dir)
     targets = write_targets(tmp_path / "targets" / "tmi_training_targets", tok, asr_last=asr_last)
     counts = import_reference_targets(targets.parent, train_dir, str(tmp_path / "dump/train_sp"), tok)
-    assert counts.matched_utterances == 4 and counts.unmatched_ids == ["d4d4-common_voice_fr_99"]
-    assert counts.t_examples == 4 and counts.mi_examples == 8 and counts.entries == 15
+    assert counts.matched_utterances == 4
+    assert counts.unmatched_ids == [f"{SPEAKER}-common_voice_de_17298953", "d4d4-common_voice_fr_99"]
+    assert counts.t_examples == 4 and counts.mi_examples == 8 and counts.entries == 18
 
     t, mi, tmi = (tmp_path / f"dump/train_sp_{v}" for v in ("T", "MI", "TMI"))
     assert sorted(read_kv(t / "text")) == sorted(OURS)
@@ -99,7 +103,7 @@ def test_cli_reads_the_tar_gz_and_prints_the_counts(tmp_path, train_dir, tiny_ll
     targets_main(["--targets", str(archive), "--train_dir", str(train_dir), "--dst_prefix",
                   str(tmp_path / "dump/train_sp"), "--llm", str(tiny_llm_dir)])
     counts = json.loads(capsys.readouterr().out)
-    assert counts["empty_answers_dropped"] == 1 and counts["mi_examples"] == 7 and counts["unmatched_ids"] == 1
+    assert counts["empty_answers_dropped"] == 1 and counts["mi_examples"] == 7 and counts["unmatched_ids"] == 2
     assert counts["reencoding_mismatches"] == {}
 
 
@@ -107,16 +111,20 @@ def test_tampered_archives_are_refused_naming_the_file_and_line(tmp_path, train_
     tok = AutoTokenizer.from_pretrained(tiny_llm_dir)
     targets = write_targets(tmp_path / "targets", tok)
     lines = (targets / "decoder_prefix").read_text().splitlines(keepends=True)
-    (targets / "decoder_prefix").write_text("".join(lines[:3] + ["c3c3-x-1 12 abc\n"] + lines[3:]))
+    (targets / "decoder_prefix").write_text("".join(lines[:3] + ["x-1 12 abc\n"] + lines[3:]))
     with pytest.raises(TargetsError, match=r"decoder_prefix:4: expected '<uttid> <token ids>'"):
         import_reference_targets(targets, train_dir, str(tmp_path / "out"), tok)
     (targets / "decoder_prefix").write_text("".join(lines[1:]))
     with pytest.raises(TargetsError, match="decoder_prefix and text have different ids"):
         import_reference_targets(targets, train_dir, str(tmp_path / "out"), tok)
     (targets / "decoder_prefix").write_text("".join(lines + lines[:1]))
-    with pytest.raises(TargetsError, match=r"decoder_prefix:16: duplicate id"):
+    with pytest.raises(TargetsError, match=r"decoder_prefix:19: duplicate id"):
         import_reference_targets(targets, train_dir, str(tmp_path / "out"), tok)
     (targets / "decoder_prefix").write_text("".join(lines))
+    shutil.copytree(targets, targets / "MI")  # two sets in one tree: which one is meant?
+    with pytest.raises(TargetsError, match=r"several files text \("):
+        import_reference_targets(targets, train_dir, str(tmp_path / "out"), tok)
+    shutil.rmtree(targets / "MI")
     (targets / "decoder_postfix").unlink()
     with pytest.raises(TargetsError, match="no file decoder_postfix"):
         import_reference_targets(targets, train_dir, str(tmp_path / "out"), tok)
@@ -127,14 +135,15 @@ def test_no_matching_id_is_an_error_and_ambiguous_ids_are_counted(tmp_path, tiny
     write_data_dir(other, {"spk-utt1": {"wav": "/a.wav", "text": "Hi.", "spk": "spk"}})
     tok = AutoTokenizer.from_pretrained(tiny_llm_dir)
     targets = write_targets(tmp_path / "targets", tok)
-    with pytest.raises(TargetsError, match="none of its 5 utterance ids matches"):
+    with pytest.raises(TargetsError, match="none of its 6 utterance ids matches"):
         import_reference_targets(targets, other, str(tmp_path / "out"), tok)
     matched, unmatched, ambiguous = match_ids(
-        ["a-common_voice_de_1", "1234567-x", "sp0.9-a-common_voice_de_1"],
-        ["u1-common_voice_de_1", "fleurs_1234567", "fleurs_de_1234567", "sp0.9-u1-common_voice_de_1"])
+        ["a-common_voice_de_1", "1234567-x", "sp0.9-a-common_voice_de_1", "3f2a1234567be-common_voice_de_111"],
+        ["u1-common_voice_de_1", "fleurs_1234567", "fleurs_de_1234567", "sp0.9-u1-common_voice_de_1",
+         "cv_de_3f2a1234567be-common_voice_de_222"])
     assert matched == {"a-common_voice_de_1": "u1-common_voice_de_1",
                        "sp0.9-a-common_voice_de_1": "sp0.9-u1-common_voice_de_1"}
-    assert ambiguous == ["1234567-x"] and unmatched == []
+    assert ambiguous == ["1234567-x"] and unmatched == ["3f2a1234567be-common_voice_de_111"]
 
 
 def test_cli_says_what_is_wrong_without_a_traceback(tmp_path, train_dir, tiny_llm_dir):

@@ -135,9 +135,9 @@ data_opts() {  # data_opts train|valid DIR: ESPnet's data options for a data dir
 }
 ce_sets() { for v in ${instruction_sets}; do echo "ce_${v}"; done; }
 models_to_decode() { if [ -n "${decode_models}" ]; then echo ${decode_models}; else echo ctc $(ce_sets); fi; }
-is_ctc_model() {  # is_ctc_model EXP_DIR: its config trains the CTC head alone (ctc_weight 1)
+is_ctc_model() {  # is_ctc_model EXP_DIR: its config trains the CTC head alone (ctc_weight 1, the model's default)
     [ -e "$1/config.yaml" ] && "${python}" -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])) or {}
-sys.exit(0 if float((c.get("model_conf") or {}).get("ctc_weight", 0)) >= 1 else 1)' "$1/config.yaml"
+sys.exit(0 if float((c.get("model_conf") or {}).get("ctc_weight", 1.0)) >= 1 else 1)' "$1/config.yaml"
 }
 decode_dirs() {  # decode_dirs TEST_SET: what stage 7 writes for it
     [ -n "${decode_models}" ] || echo "exp/untrained/decode_$1_beam1"

@@ -1,0 +1,48 @@
+"""Reading one tensor (the input embeddings) from a checkpoint's weight files, in each
+layout transformers writes: one safetensors file, sharded safetensors, a PyTorch .bin."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForCausalLM
+
+from espnet2_bloomzmms.utils.hf_loading import PretrainedLoadError, read_input_embeddings
+
+
+@pytest.fixture(scope="module")
+def embeddings(tiny_llm_dir):
+    return AutoModelForCausalLM.from_pretrained(tiny_llm_dir).get_input_embeddings().weight.detach()
+
+
+def copy_without_weights(src, dst):
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "*.index.json"))
+    return dst
+
+
+def test_single_safetensors_file(tiny_llm_dir, embeddings):
+    assert torch.equal(read_input_embeddings(str(tiny_llm_dir)), embeddings)
+
+
+def test_sharded_safetensors_and_pytorch_bin(tiny_llm_dir, embeddings, tmp_path):
+    state = load_file(str(tiny_llm_dir / "model.safetensors"))
+    key = next(k for k in state if k.endswith("word_embeddings.weight"))
+    sharded = copy_without_weights(tiny_llm_dir, tmp_path / "sharded")
+    rest = {k: v for k, v in state.items() if k != key}
+    save_file({key: state[key]}, str(sharded / "model-00002-of-00002.safetensors"))
+    save_file(rest, str(sharded / "model-00001-of-00002.safetensors"))
+    weight_map = {k: "model-00001-of-00002.safetensors" for k in rest} | {key: "model-00002-of-00002.safetensors"}
+    (sharded / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    assert torch.equal(read_input_embeddings(str(sharded)), embeddings)
+
+    legacy = copy_without_weights(tiny_llm_dir, tmp_path / "bin")
+    bloom_names = {k.removeprefix("transformer."): v for k, v in state.items()}  # as bigscience's files name them
+    torch.save(bloom_names, legacy / "pytorch_model.bin")
+    assert torch.equal(read_input_embeddings(str(legacy)), embeddings)
+
+    empty = copy_without_weights(tiny_llm_dir, tmp_path / "none")
+    save_file({"other.weight": torch.zeros(2)}, str(empty / "model.safetensors"))
+    with pytest.raises(PretrainedLoadError, match="no input-embedding tensor"):
+        read_input_embeddings(str(empty))
