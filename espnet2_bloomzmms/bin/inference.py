@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import yaml
+from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str2bool, str_or_none
 
 from espnet2_bloomzmms.audio_io import SAMPLE_RATE, open_wav_scp, read_mono
@@ -67,6 +68,7 @@ from espnet2_bloomzmms.decode_dir import (
 )
 from espnet2_bloomzmms.inference import BloomzMMS, check_waveform
 from espnet2_bloomzmms.model_archive import find_model_file
+from espnet2_bloomzmms.reference.pack import is_reference_pack, read_reference_pack
 from espnet2_bloomzmms.utils.append_files import flush, open_for_append
 from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
@@ -82,7 +84,11 @@ def get_parser() -> argparse.ArgumentParser:
     model = parser.add_argument_group("model (either --model_dir or --config [+ --model_file])")
     model.add_argument("--model_dir", type=str_or_none, default=None,
                        help="Experiment directory (config.yaml + model files), packed .zip model, "
-                       "or hub model name (owner/name)")
+                       "or hub model name (owner/name); one of the authors' ESPnet packs (akreal/bloomzmms-*, "
+                       "or its download) is converted once")
+    model.add_argument("--import_options", action=NestedDictAction, default=dict(),
+                       help="How an authors' pack is converted (reference.model_import.import_reference_model), "
+                       "e.g. llm_quantization=null for a 16-bit BLOOMZ")
     model.add_argument("--revision", type=str_or_none, default=None, help="Hub revision (hub model names only)")
     model.add_argument("--config", type=str_or_none, default=None, help="Training config.yaml")
     model.add_argument("--model_file", type=str_or_none, default=None, help="Trained parameters (.pth)")
@@ -164,12 +170,20 @@ def decode_settings(args, data_dir: Path) -> dict:
     """The record of what makes this decode's answers: model, data, generation settings."""
     if args.model_dir is not None and Path(args.model_dir).exists():
         local = Path(args.model_dir)
-        files = [local] if local.is_file() else [local / "config.yaml", find_model_file(local)]
+        if local.is_file():
+            files = [local]
+        elif is_reference_pack(local):  # one of the authors' packs (converted when loaded)
+            pack = read_reference_pack(local)
+            files = [pack.config_file, pack.model_file]
+        else:
+            files = [local / "config.yaml", find_model_file(local)]
         model = {"model_dir": str(local.resolve()), "files": [file_id(f) for f in files]}
     elif args.model_dir is not None:  # a hub name
         model = {"model_dir": args.model_dir, "revision": args.revision}
     else:
         model = {"files": [file_id(f) for f in (args.config, args.model_file) if f is not None]}
+    if args.model_dir is not None and args.import_options:
+        model["import_options"] = dict(args.import_options)
     # the data-dir files decoding reads: wav.scp, prefix, postfix, wav2.scp, middle
     data = {name: sha256(data_dir / name) for name in data_files.decoded_files()}
     data["wav_scp"] = sha256(Path(args.wav_scp)) if args.wav_scp else None
@@ -321,7 +335,8 @@ def main(cmd=None):
         max_prompt_length=args.max_prompt_length,
     )
     if args.model_dir is not None:
-        bloomzmms = BloomzMMS.from_pretrained(args.model_dir, revision=args.revision, **options)
+        bloomzmms = BloomzMMS.from_pretrained(args.model_dir, revision=args.revision,
+                                              import_options=args.import_options or None, **options)
     else:
         bloomzmms = BloomzMMS(args.config, args.model_file, **options)
 

@@ -277,11 +277,16 @@ def test_multinode_without_launcher_is_refused(recipe, recorded):
     assert result.returncode != 0 and "DeepSpeed config conf/none.json is missing" in result.stderr
 
 
-def test_stage4_spreads_the_mi_answers_over_jobs(recipe, recorded):
-    fake, calls = recorded
+def stage2_output(recipe):
+    """What stage 4 reads: the formatted training dir (and the T dir's languages)."""
     (recipe / "dump/raw/train_sp").mkdir(parents=True)
     (recipe / "dump/raw/train_sp/wav.scp").write_text("u1 a.wav\n")
     (recipe / "dump/raw/train_sp_T/utt2lang").write_text("u1 en\n")
+
+
+def test_stage4_spreads_the_mi_answers_over_jobs(recipe, recorded):
+    fake, calls = recorded
+    stage2_output(recipe)
     run(recipe, "--python", str(fake), "--stage", "4", "--stop_stage", "4", "--mi_nj", "3")
     targets = [c for c in calls.read_text().splitlines() if "make_instruction_targets" in c]
     shards = [c for c in targets if "--shard " in c]
@@ -294,9 +299,7 @@ def test_stage4_spreads_the_mi_answers_over_jobs(recipe, recorded):
 
 def test_stage4_takes_the_authors_targets_and_stages_7_8_the_authors_models(recipe, recorded):
     fake, calls = recorded
-    (recipe / "dump/raw/train_sp").mkdir(parents=True)
-    (recipe / "dump/raw/train_sp/wav.scp").write_text("u1 a.wav\n")
-    (recipe / "dump/raw/train_sp_T/utt2lang").write_text("u1 en\n")
+    stage2_output(recipe)
     run(recipe, "--python", str(fake), "--stage", "4", "--stop_stage", "4", "--mi_targets_from", "downloads/tmi")
     lines = calls.read_text().splitlines()
     assert [c for c in lines if "import_reference_targets" in c] == [

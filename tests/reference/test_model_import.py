@@ -314,3 +314,18 @@ def test_cli_names_the_problem_without_a_traceback(ce_pack, tiny_llm_dir, tmp_pa
     result = subprocess.run(cmd + ["--mms_config", str(tmp_path / "nothere")], capture_output=True, text=True)
     assert result.returncode != 0 and "Traceback" not in result.stderr and "nothere" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_inference_cli_takes_a_downloaded_pack_with_import_options(ce_pack, ce_model_dir, espeak_data_dir, tiny_llm_dir,
+                                                                  tmp_path, monkeypatch):
+    from espnet2_bloomzmms.bin.inference import main as inference_main
+
+    monkeypatch.setenv("BLOOMZMMS_CACHE", str(tmp_path / "cache"))
+    common = ["--data_dir", str(espeak_data_dir), "--max_new_tokens", "4"]
+    inference_main(["--model_dir", str(ce_pack.root), "--output_dir", str(tmp_path / "pack"), *common,
+                    "--import_options", f"llm={tiny_llm_dir}", "--import_options", f"mms_config={ce_pack.mms_config_dir}",
+                    "--import_options", "llm_quantization=null", "--import_options", "llm_dtype=float32"])
+    inference_main(["--model_dir", str(ce_model_dir), "--output_dir", str(tmp_path / "imported"), *common])
+    assert (tmp_path / "pack/text").read_text() == (tmp_path / "imported/text").read_text()
+    settings = yaml.safe_load((tmp_path / "pack/decode_settings.yaml").read_text())
+    assert settings["model"]["import_options"]["llm_quantization"] is None
