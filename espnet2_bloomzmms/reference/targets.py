@@ -25,7 +25,7 @@ import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Tuple, Union
 
 from espnet2_bloomzmms.data.datadir import read_kv
 from espnet2_bloomzmms.data.instruction_sets import CARRIED_FIELDS, write_variant
