@@ -120,3 +120,23 @@ def test_blank_twins_counts_tokens_sharing_the_blanks_direction(caplog):
     assert caplog.text == ""
     with pytest.raises(ValueError, match="outside the LLM vocabulary"):
         LLMTiedCTC(embedding, blank_id=50)
+
+
+def test_vocab_size_restricts_the_classes_and_an_own_head_is_saved():
+    g = torch.Generator().manual_seed(0)
+    embedding = torch.nn.Embedding.from_pretrained(torch.randn(40, 8, generator=g))
+    tied = LLMTiedCTC(embedding, blank_id=2, vocab_size=30)
+    hs = torch.randn(1, 5, 8, generator=g)
+    torch.testing.assert_close(tied.ctc_lo(hs), hs @ embedding.weight[:30].T)  # ids >= 30 never scored
+    assert "ctc_lo.weight" not in tied.state_dict()
+    own = LLMTiedCTC(embedding, blank_id=2, vocab_size=30, head="own")
+    head = torch.randn(30, 8, generator=g)
+    own.load_state_dict({"ctc_lo.weight": head})
+    assert set(own.state_dict()) == {"ctc_lo.weight"} and not own.ctc_lo.weight.requires_grad
+    torch.testing.assert_close(own.ctc_lo(hs), hs @ head.T)
+    with pytest.raises(ValueError, match="own CTC head needs vocab_size"):
+        LLMTiedCTC(embedding, head="own")
+    with pytest.raises(ValueError, match=r"vocab_size 41 must be in 1\.\.40"):
+        LLMTiedCTC(embedding, vocab_size=41)
+    with pytest.raises(ValueError, match=r"outside the LLM vocabulary \(CTC classes 0\.\.29\)"):
+        LLMTiedCTC(embedding, blank_id=30, vocab_size=30)

@@ -231,3 +231,27 @@ def test_without_adapters_as_the_authors_mms(tiny_mms_dir):
             torch.testing.assert_close(kept[name], p)
     built = MMSFrontend(str(tiny_mms_dir), adapters=False, init_from_config=True)
     assert {n for n, _ in built.encoder.named_parameters()} == set(kept)
+
+
+def test_s3prl_frame_count_repeats_the_last_frame_and_is_batch_independent(tiny_mms_dir):
+    conv = MMSFrontend(str(tiny_mms_dir), normalize_waveform=False).eval()
+    s3prl = MMSFrontend(str(tiny_mms_dir), normalize_waveform=False, output_lengths="s3prl").eval()
+    g = torch.Generator().manual_seed(0)
+    waves = [torch.randn(n, generator=g) for n in (16000, 7_001)]
+    batch = torch.zeros(2, 16000)
+    for i, w in enumerate(waves):
+        batch[i, : len(w)] = w
+    lengths = torch.tensor([16000, 7001])
+    with torch.no_grad():
+        feats, feats_lengths = s3prl(batch, lengths)
+        assert feats_lengths.tolist() == [(n - 1) // 320 + 1 for n in (16000, 7001)] == [50, 22]
+        for i, w in enumerate(waves):
+            alone, _ = s3prl(w[None], lengths[i : i + 1])
+            real, real_lengths = conv(w[None], lengths[i : i + 1])
+            n, m = int(real_lengths), int(feats_lengths[i])
+            assert m > n  # the conv stack gives fewer frames: the last one fills the rest
+            torch.testing.assert_close(alone[0, :n], real[0, :n])
+            assert torch.equal(alone[0, n:m], real[0, n - 1 : n].expand(m - n, -1))
+            torch.testing.assert_close(feats[i, :m], alone[0], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="output_lengths must be one of"):
+        MMSFrontend(str(tiny_mms_dir), output_lengths="fairseq")
