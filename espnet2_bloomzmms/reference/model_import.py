@@ -202,14 +202,16 @@ def lang_names(classes: int, lang_list: Optional[Path]) -> List[str]:
 
 
 def translate_config(ref: dict, source, *, split: SplitState, mms_dir: str, llm: str, llm_dtype: str,
-                     llm_quantization: Optional[str], ctc_head: str, languages: List[str]) -> dict:
-    """Our training config for the pack's model (all our task's options, as training writes)."""
+                     llm_quantization: Optional[str], ctc_head: str, languages: List[str],
+                     instruction: Optional[tuple] = None) -> dict:
+    """Our training config for the pack's model (all our task's options, as training writes);
+    ``instruction``: the (prefix, postfix) :func:`_instruction` read, when already read."""
     from espnet2_bloomzmms.tasks.bloomzmms import BloomzMMSTask
 
     _check_frontend(ref, source)
     encoder_conf = _encoder_conf(ref, source)
     n_layers = _postencoder_layers(ref, source)
-    prefix, postfix = _instruction(ref, source)  # (checks the decoder section too)
+    prefix, postfix = instruction or _instruction(ref, source)  # (which checks the decoder section)
     _require(ref.get("token_type") == "hugging_face", source,
              f"token_type is {ref.get('token_type')!r}, not hugging_face (the LLM's own ids)")
     _require(ref.get("normalize") in (None, "utterance_mvn"), source,
@@ -372,7 +374,7 @@ def converter(pack, output_dir, *, llm, mms_config, llm_dtype, llm_quantization,
         llm_quantization = None if ctc_only else "8bit"
     config = translate_config(ref, pack.config_file, split=split, mms_dir=str(output_dir / "mms"), llm=llm,
                               llm_dtype=llm_dtype, llm_quantization=llm_quantization, ctc_head=head,
-                              languages=languages)
+                              languages=languages, instruction=(prefix, postfix))
     summary = {
         "pack": str(pack.root), "config": str(pack.config_file), "model_file": str(pack.model_file),
         "espnet": pack.espnet_version, "llm": llm, "llm_dtype": llm_dtype, "llm_quantization": llm_quantization,
