@@ -1,5 +1,6 @@
 """Shared fixtures: tiny random-weight MMS / BLOOM checkpoints written once per session."""
 
+import logging
 import os
 import tempfile
 import zipfile
@@ -140,3 +141,25 @@ def espeak_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      "prefix": "Repeat the sentence: ", "postfix": ". "}
     write_data_dir(root / "data", utts)
     return root / "data"
+
+
+class _Messages(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages: list = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def transformers_messages():
+    """The messages of transformers' own logger during a test (it does not propagate to
+    caplog's root logger), e.g. its load reports."""
+    handler = _Messages()
+    logger = logging.getLogger("transformers")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)

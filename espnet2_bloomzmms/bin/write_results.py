@@ -25,6 +25,7 @@ from typing import Dict, List
 import yaml
 
 from espnet2_bloomzmms.scoring.asr import markdown_table
+from espnet2_bloomzmms.scoring.bootstrap import mean_ci, paired_difference_ci
 from espnet2_bloomzmms.utils.atomic_files import atomic_path
 
 
@@ -93,38 +94,108 @@ def validation_curves(exp: Path) -> List[str]:
 
 
 def base_model_checks(exp: Path) -> List[str]:
-    """What the recipe's own base models reached where it built them (``exp/models/*/eval.json``
-    of the tiny recipe's LLM teaching: exact match of the ASR instruction on dev sentences)."""
+    """What the recipe's own base models reached when they were built (the tiny recipe's
+    ``exp/models/llm/eval.json``: exact match of the ASR instruction on dev sentences;
+    ``exp/models/mms/teach_mms.json``: greedy character CER on dev speech)."""
     lines = []
     for path in sorted(exp.glob("models/*/eval.json")):
         result = json.loads(path.read_text(encoding="utf-8"))
         row = result.get("tasks", {}).get("repeat", {}).get("T")
         if row:
             shaped = result.get("ctc_shaped", {}).get("tasks", {}).get("repeat", {}).get("T")
-            lines.append(f"- {path.parent.name} (taught here): dev exact match of the ASR instruction "
+            lines.append(f"- base model {path.parent.name}: dev exact match of the ASR instruction "
                          f"{100 * row['accuracy']:.1f} % as text"
                          + (f", {100 * shaped['accuracy']:.1f} % with the sentence in CTC shape" if shaped else ""))
+    for path in sorted(exp.glob("models/*/teach_mms.json")):
+        cer = json.loads(path.read_text(encoding="utf-8")).get("dev_cer")
+        if cer is not None:
+            lines.append(f"- base model {path.parent.name}: dev greedy character CER {100 * cer:.1f} % (its own CTC head)")
     return lines
 
 
-def zero_shot_table(summaries: dict) -> List[str]:
-    """Rows: held-out instructions; columns: models; cells: % of test utterances whose
-    answer to the spoken instruction equals the LLM's answer to the written one."""
+def _cell(values: list, seed: int) -> str:
+    mean, low, high = mean_ci(values, seed=seed)
+    return f"{100 * mean:.1f} ({100 * low:.1f}–{100 * high:.1f})"
+
+
+def _per_utterance(summary: dict, template_ids) -> Dict[str, float]:
+    """``{utterance: its agreement averaged over template_ids}`` (those the summary has)."""
+    rows = [r["agree"] for r in summary["templates"] if r["id"] in template_ids and "agree" in r]
+    if not rows:
+        return {}
+    uids = summary.get("uids") or [str(i) for i in range(len(rows[0]))]
+    return {u: sum(col) / len(rows) for u, col in zip(uids, zip(*rows))}
+
+
+def _template_ids(summary: dict) -> set:
+    return {r["id"] for r in summary["templates"]}
+
+
+def zero_shot_table(summaries: dict, reference: str = "ce_T") -> List[str]:
+    """Agreement of the answer to the spoken instruction with the LLM's answer to the
+    written one, per instruction and per task, with 95 % bootstrap intervals over the
+    test utterances (from the per-utterance agreements of ``summary.json``), and each
+    model's paired difference to ``reference`` (the ASR-only model) per task."""
     models = sorted(summaries)
-    templates = {}
+    templates, splits = {}, {}
     for summary in summaries.values():
         for row in summary["templates"]:
             templates[row["id"]] = row["task"]
-    lines = ["| instruction | task | " + " | ".join(models) + " |", "|---|---|" + "---:|" * len(models)]
-    for tid, task in templates.items():
+            splits.setdefault(row["task"], set()).add(row.get("split", "heldout"))
+    with_agree = all("agree" in r for sm in summaries.values() for r in sm["templates"])
+    lines = ["### Per instruction", "", "| instruction | task | " + " | ".join(models) + " |",
+             "|---|---|" + "---:|" * len(models)]
+    for k, (tid, task) in enumerate(templates.items()):
         cells = []
         for m in models:
             row = next((r for r in summaries[m]["templates"] if r["id"] == tid), None)
-            cells.append(f"{100 * row['agreement']:.1f}" if row else "–")
+            if row is None:
+                cells.append("–")
+            else:
+                cells.append(_cell(row["agree"], k) if with_agree else f"{100 * row['agreement']:.1f}")
         lines.append(f"| {tid} | {task} | " + " | ".join(cells) + " |")
     means = [f"{100 * summaries[m]['mean_agreement']:.1f}" for m in models]
-    lines.append("| **mean** | | " + " | ".join(means) + " |")
-    return lines
+    lines += ["| **mean** | | " + " | ".join(means) + " |", ""]
+    if not with_agree:
+        return lines
+    tasks = {}
+    for tid, task in templates.items():
+        tasks.setdefault(task, []).append(tid)
+    kind = {t: ("task held out (text only)" if "text" in s else "new wording")
+            for t, s in splits.items()}
+    lines += ["### Per task", "",
+              "An utterance's score is its agreement averaged over the task's instructions above; a task",
+              "held out is one the LLM was taught on text that no speech training set contains.", "",
+              "| task | held out | " + " | ".join(models) + " |", "|---|---|" + "---:|" * len(models)]
+    per_task = {m: {t: _per_utterance(summaries[m], ids) for t, ids in tasks.items()} for m in models}
+    for k, task in enumerate(tasks):
+        cells = [_cell(list(per_task[m][task].values()), 100 + k) if per_task[m][task] else "–" for m in models]
+        lines.append(f"| {task} | {kind[task]} | " + " | ".join(cells) + " |")
+    others = [m for m in models if m != reference]
+    if reference not in models or not others:
+        return lines + [""]
+    lines += ["", f"### Against {reference} (trained on the ASR instruction only)", "",
+              f"Paired difference in agreement (points, model − {reference}) with its 95 % bootstrap interval.", "",
+              "| task | held out | " + " | ".join(others) + " |", "|---|---|" + "---:|" * len(others)]
+    verdicts = []
+    for k, task in enumerate(tasks):
+        cells = []
+        for m in others:
+            # the same instructions and utterances on both sides
+            common = set(tasks[task]) & _template_ids(summaries[m]) & _template_ids(summaries[reference])
+            a, b = _per_utterance(summaries[m], common), _per_utterance(summaries[reference], common)
+            uids = sorted(a.keys() & b.keys())
+            if not uids:
+                cells.append("–")
+                continue
+            diff, low, high = paired_difference_ci([a[u] for u in uids], [b[u] for u in uids], seed=200 + k)
+            word = "better" if low > 0 else "worse" if high < 0 else "no clear difference"
+            cells.append(f"{100 * diff:+.1f} ({100 * low:+.1f}…{100 * high:+.1f}) {word}")
+            if kind[task].startswith("task"):
+                verdicts.append(f"- held-out task `{task}`: {m} is {word} than {reference} "
+                                f"({100 * diff:+.1f} points, interval {100 * low:+.1f} to {100 * high:+.1f}).")
+        lines.append(f"| {task} | {kind[task]} | " + " | ".join(cells) + " |")
+    return lines + ["", *verdicts, ""]
 
 
 def main(cmd=None) -> None:
@@ -151,7 +222,8 @@ def main(cmd=None) -> None:
     for test_set, summaries in zero_shot.items():
         out += [f"## Zero-shot instruction transfer on {test_set}", "",
                 "Agreement (%) of the answer to the spoken utterance with the LLM's answer to its transcript,",
-                "for instructions never used in training.", "", *zero_shot_table(summaries), ""]
+                "for instructions never used in speech training (95 % bootstrap intervals over utterances).", "",
+                *zero_shot_table(summaries), ""]
     for eval_dir in sorted(args.exp.glob("*/eval_*")):
         systems = sorted(eval_dir.glob("*/result.md"), key=lambda p: (p.parent.name != "speech", p.parent.name))
         if not systems:

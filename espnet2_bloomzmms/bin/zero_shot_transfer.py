@@ -6,10 +6,13 @@ LLM answers its transcript, for instructions it never saw in training?
         --data_dir dump/raw/test_T --templates local/data/instructions.tsv \
         --languages local/data/languages.tsv --split heldout --output_dir exp/ce_TMI/zero_shot_test
 
-For each template of ``--split``: the speech model gets ``[prefix; speech; postfix]``,
-the LLM alone gets ``prefix + transcript + postfix`` as text, both greedy; the agreement
-is the share of utterances whose two answers are equal (after stripping whitespace).
-Writes ``<template id>/{speech,text}`` answer files and ``summary.json``. Both answers
+For each template of ``--split`` (one or more template splits, e.g. ``heldout`` for new
+wordings of trained tasks and ``text`` for a task the LLM was taught that no speech
+training set contains): the speech model gets ``[prefix; speech; postfix]``, the LLM
+alone gets ``prefix + transcript + postfix`` as text, both greedy; the agreement is the
+share of utterances whose two answers are equal (after stripping whitespace).
+Writes ``<template id>/{speech,text}`` answer files and ``summary.json`` (with each
+utterance's 0/1 agreement, for confidence intervals: ``bin.write_results``). Both answers
 come from the one LLM the speech model loaded (with a LoRA model, the text answers are
 its frozen base's, adapters switched off); audio is read as training reads ``wav.scp``
 (files, pipes, ark; other rates resampled).
@@ -38,7 +41,8 @@ def main(cmd=None) -> dict:
     parser.add_argument("--data_dir", type=Path, required=True)
     parser.add_argument("--templates", type=Path, required=True)
     parser.add_argument("--languages", type=Path, required=True)
-    parser.add_argument("--split", default="heldout")
+    parser.add_argument("--split", default="heldout",
+                        help="template split(s) to test, separated by spaces or commas (e.g. 'heldout text')")
     parser.add_argument("--output_dir", type=Path, required=True)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--max_new_tokens", type=int, default=48)
@@ -47,9 +51,10 @@ def main(cmd=None) -> dict:
                         help="Resample audio that is not 16 kHz (false: refuse it)")
     args = parser.parse_args(cmd)
 
-    templates = [t for t in read_templates(args.templates) if t.split == args.split]
+    splits = args.split.replace(",", " ").split()
+    templates = [t for t in read_templates(args.templates) if t.split in splits]
     if not templates:
-        raise SystemExit(f"{args.templates}: no templates in split {args.split!r}")
+        raise SystemExit(f"{args.templates}: no templates in split(s) {splits}")
     names = read_language_names(args.languages)
     text, utt2lang = (read_kv(args.data_dir / f) for f in ("text", "utt2lang"))
     reader = open_wav_scp(args.data_dir / "wav.scp")
@@ -76,12 +81,14 @@ def main(cmd=None) -> dict:
             spoken += model.batch(speech[chunk], prefixes=prefixes[chunk], postfixes=postfixes[chunk])
         written = llm.generate([(p, text[u], q) for u, (p, q) in zip(uids, rendered)], args.max_new_tokens, args.batch_size)
         spoken, written = [s.strip() for s in spoken], [w.strip() for w in written]
-        agreement = sum(s == w for s, w in zip(spoken, written)) / len(uids)
+        agree = [int(s == w) for s, w in zip(spoken, written)]
+        agreement = sum(agree) / len(uids)
         write_kv(args.output_dir / t.id / "speech", dict(zip(uids, spoken)), escape=True)
         write_kv(args.output_dir / t.id / "text", dict(zip(uids, written)), escape=True)
-        rows.append({"id": t.id, "task": t.task, "agreement": agreement, "utterances": len(uids)})
+        rows.append({"id": t.id, "task": t.task, "split": t.split, "agreement": agreement, "utterances": len(uids),
+                     "agree": agree})
         logging.info(f"{t.id} ({t.task}): {100 * agreement:.1f}% of {len(uids)} answers agree")
-    summary = {"templates": rows, "mean_agreement": sum(r["agreement"] for r in rows) / len(rows)}
+    summary = {"templates": rows, "mean_agreement": sum(r["agreement"] for r in rows) / len(rows), "uids": uids}
     with atomic_path(args.output_dir / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

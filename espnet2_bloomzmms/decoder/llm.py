@@ -44,6 +44,15 @@ def quantization_config(quantization: Optional[str]):
     )
 
 
+def enable_activation_checkpointing(llm) -> None:
+    """Recompute the LLM's activations in the backward pass (non-reentrant checkpoints);
+    transformers 5 renamed ``gradient_checkpointing_enable`` and deprecated the old name."""
+    if hasattr(llm, "activation_checkpointing_enable"):
+        llm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 class LLMDecoder(AbsDecoder):
     """A causal LM that continues a sequence of input embeddings.
 
@@ -97,7 +106,7 @@ class LLMDecoder(AbsDecoder):
         if freeze:
             llm.requires_grad_(False)
         if gradient_checkpointing:
-            llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            enable_activation_checkpointing(llm)
         if lora is not None:
             import peft
 

@@ -30,6 +30,7 @@ def normalize_waveform(x: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-7
 
 
 OUTPUT_LENGTHS = ("conv", "s3prl")
+CTC_HEAD = ("lm_head.",)  # a ForCTC checkpoint's output layer (MMS-1b-all's): the frontend uses the layers below it
 
 
 def s3prl_frame_counts(input_lengths: torch.Tensor, config) -> torch.Tensor:
@@ -105,7 +106,7 @@ class MMSFrontend(AbsFrontend):
         else:
             self.encoder = load_pretrained(
                 AutoModel.from_pretrained, model_name_or_path, "speech encoder", dtype=DTYPES[dtype],
-                **self.config_overrides,
+                unused=CTC_HEAD, **self.config_overrides,
             )
         if not hasattr(self.encoder, "_get_feat_extract_output_lengths"):
             raise ValueError(
@@ -138,7 +139,7 @@ class MMSFrontend(AbsFrontend):
         if not self.init_from_config:
             fresh = load_pretrained(
                 AutoModel.from_pretrained, self.model_name_or_path, "speech encoder", dtype=self.encoder.dtype,
-                **self.config_overrides,
+                unused=CTC_HEAD, **self.config_overrides,
             )
             self.encoder.load_state_dict(fresh.state_dict(), strict=False)
         torch.nn.init.zeros_(self.layer_weights)

@@ -6,9 +6,12 @@ raises :class:`PretrainedLoadError` naming the component and the name, instead o
 long chain of hub errors transformers raises.
 """
 
+import contextlib
 import json
+import logging
+import re
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Iterator, Optional, Sequence, TypeVar
 
 import torch
 
@@ -31,15 +34,59 @@ def looks_like_path(name: str) -> bool:
     )
 
 
-def load_pretrained(load: Callable[..., T], name: str, what: str, **kwargs) -> T:
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _UnusedWeightsReport(logging.Filter):
+    """Drops transformers' load report when all it lists is weights the caller means to
+    leave unused (``prefixes``); any other missing or unexpected key is still reported."""
+
+    def __init__(self, prefixes: Sequence[str]):
+        super().__init__()
+        self.prefixes = tuple(prefixes)
+        self.dropped = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = _ANSI.sub("", record.getMessage())  # transformers colours the report on a terminal
+        if "LOAD REPORT" not in message:
+            return True
+        rows = [[cell.strip() for cell in line.split("|")] for line in message.splitlines() if "|" in line]
+        keyed = [r for r in rows if r[0] and r[0] != "Key" and not set(r[0]) <= set("-+")]
+        if keyed and all(len(r) > 1 and r[1] == "UNEXPECTED" and r[0].startswith(self.prefixes) for r in keyed):
+            self.dropped = True
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def _quiet_load_report(prefixes: Sequence[str], what: str, name: str) -> Iterator[None]:
+    if not prefixes:
+        yield
+        return
+    logger = logging.getLogger("transformers.modeling_utils")
+    report = _UnusedWeightsReport(prefixes)
+    logger.addFilter(report)
+    try:
+        yield
+    finally:
+        logger.removeFilter(report)
+    if report.dropped:
+        logging.getLogger(__name__).info(f"{what} {name}: its {', '.join(p + '*' for p in prefixes)} weights are not used")
+
+
+def load_pretrained(load: Callable[..., T], name: str, what: str, unused: Sequence[str] = (), **kwargs) -> T:
     """Call ``load(name, **kwargs)`` (a ``from_pretrained``) and explain failures.
 
     ``what`` says which component asked ("speech encoder", "LLM", "tokenizer").
+    ``unused``: prefixes of checkpoint weights the component leaves out on purpose (MMS's
+    CTC head ``lm_head.`` for the speech encoder); transformers' load report is then not
+    printed when they are all it has to report.
     """
     if looks_like_path(name) and not Path(name).expanduser().exists():
         raise PretrainedLoadError(f"{what} checkpoint not found: no directory {name!r}")
     try:
-        return load(str(Path(name).expanduser()) if looks_like_path(name) else name, **kwargs)
+        with _quiet_load_report(unused, what, name):
+            return load(str(Path(name).expanduser()) if looks_like_path(name) else name, **kwargs)
     except (OSError, ValueError) as e:
         raise PretrainedLoadError(
             f"could not load the {what} {name!r}: it is not a local directory and could "

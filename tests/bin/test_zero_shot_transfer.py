@@ -14,7 +14,8 @@ from espnet2_bloomzmms.data.datadir import read_kv
 from espnet2_bloomzmms.inference import BloomzMMS
 from espnet2_bloomzmms.text_generation import TextGenerator
 
-TEMPLATES = "T\trepeat\ttrain\tRepeat the sentence: \t. \nheld\trepeat\theldout\tSay it again: \t\\n\n"
+TEMPLATES = ("T\trepeat\ttrain\tRepeat the sentence: \t. \nheld\trepeat\theldout\tSay it again: \t\\n\n"
+             "know\tfirst_word\ttext\tFirst word of: \t\\n\n")
 PROMPTS = [("Repeat the sentence: ", "Das Wetter ist heute schön.", ". "), ("Say: ", "The weather is nice today.", "")]
 
 
@@ -45,12 +46,17 @@ def test_zero_shot_reads_piped_audio_and_uses_the_models_llm(espeak_data_dir, ti
     summary = zero_shot_transfer.main([
         "--model_dir", str(exp), "--data_dir", str(data), "--templates", str(tmp_path / "templates.tsv"),
         "--languages", str(tmp_path / "languages.tsv"), "--output_dir", str(tmp_path / "out"),
-        "--device", "cpu", "--max_new_tokens", "6"])
-    assert [r["id"] for r in summary["templates"]] == ["held"] and summary["templates"][0]["utterances"] == 6
+        "--device", "cpu", "--max_new_tokens", "6", "--split", "heldout,text"])
+    assert [r["id"] for r in summary["templates"]] == ["held", "know"] and summary["templates"][0]["utterances"] == 6
+    assert [r["split"] for r in summary["templates"]] == ["heldout", "text"] and summary["uids"] == sorted(text)
     written = read_kv(tmp_path / "out/held/text", escape=True)
     assert list(written.values()) == [e.strip() for e in expected]
     speech = read_kv(tmp_path / "out/held/speech", escape=True)
     assert sorted(speech) == sorted(text)
+    # each utterance's 0/1 agreement, in the order of "uids" (for bootstrap intervals)
+    row = summary["templates"][0]
+    assert row["agree"] == [int(speech[u] == written[u]) for u in summary["uids"]]
+    assert row["agreement"] == sum(row["agree"]) / 6
     assert json.loads((tmp_path / "out/summary.json").read_text()) == summary
 
 

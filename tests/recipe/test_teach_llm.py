@@ -18,12 +18,12 @@ tl = load_local_script("teach_llm")
     [
         (
             "¿Dónde está la estación de tren?", "Spanish",
-            {"first_word": "Dónde", "last_word": "tren", "count_words": "six",
+            {"first_word": "Dónde", "second_word": "está", "last_word": "tren", "count_words": "six",
              "uppercase": "¿DÓNDE ESTÁ LA ESTACIÓN DE TREN?"},
         ),
         (
             "होली पर बच्चे रंगों से खेलते हैं.", "Hindi",
-            {"first_word": "होली", "last_word": "हैं", "count_words": "seven",
+            {"first_word": "होली", "second_word": "पर", "last_word": "हैं", "count_words": "seven",
              "uppercase": "होली पर बच्चे रंगों से खेलते हैं."},
         ),
         (
@@ -33,7 +33,7 @@ tl = load_local_script("teach_llm")
         ),
         (
             "Peux-tu fermer la fenêtre, s'il te plaît?", "French",
-            {"first_word": "Peux-tu", "last_word": "plaît", "count_words": "seven",
+            {"first_word": "Peux-tu", "second_word": "fermer", "last_word": "plaît", "count_words": "seven",
              "uppercase": "PEUX-TU FERMER LA FENÊTRE, S'IL TE PLAÎT?"},
         ),
         (
@@ -72,6 +72,9 @@ def test_data_files():
     assert templates["T"].prefix == "Repeat the sentence: " and templates["T"].postfix == ". "
     assert templates["rep1"].render("German") == ("A text in German: ", "\nThe same text, word for word:")
     assert {t.task for t in templates.values() if t.split == "heldout"} == set(tl.TASKS)
+    # the held-out task: taught on text only, so no speech training set (split train) has it
+    assert {t.task for t in templates.values() if t.split == "text"} == {"second_word"}
+    assert not [t for t in templates.values() if t.task == "second_word" and t.split == "train"]
     split = tl.split_sentences(tl.load_sentences(DATA, "en"), 20, 20)
     assert [len(split[k]) for k in ("train", "dev", "test")] == [200, 20, 20]
 
@@ -94,17 +97,46 @@ def test_synthetic_sentences():
                 assert tl.answer(task, s, "X")  # every task has an answer
 
 
+def test_tokenizer_text_has_no_dev_or_test_sentence():
+    texts = set(tl.tokenizer_texts(DATA, 20, 20))
+    for code in tl.load_languages(DATA):
+        split = tl.split_sentences(tl.load_sentences(DATA, code), 20, 20)
+        assert set(split["train"]) <= texts
+        assert not (set(split["dev"]) | set(split["test"])) & texts, code
+        assert not {s.upper() for s in split["test"]} - {s.upper() for s in split["train"]} & texts
+
+
+def test_perturb_speech_noises_only_the_sentence():
+    """Noise level 0 leaves an embedding as it is; a level s moves it by about s * rms(E)
+    per dimension, reproducibly for a seeded generator."""
+    import torch
+
+    torch.manual_seed(0)
+    weight = torch.randn(50, 16)
+    ids = torch.randint(0, 50, (2, 10))
+    embeds = weight[ids]
+    noise = torch.zeros(2, 10)
+    noise[0, 3:7] = 0.5
+    out = tl.perturb_speech(embeds, noise, weight, torch.Generator().manual_seed(1))
+    again = tl.perturb_speech(embeds, noise, weight, torch.Generator().manual_seed(1))
+    assert torch.equal(out, again)
+    changed = (out - embeds).abs().sum(-1) > 0
+    assert changed[0, 3:7].all() and not changed[0, :3].any() and not changed[0, 7:].any() and not changed[1].any()
+    moved = (out[0, 3:7] - embeds[0, 3:7]).pow(2).mean().sqrt() / weight.pow(2).mean().sqrt()
+    assert 0.3 < float(moved) < 1.0
+
+
 def test_main_few_steps(tmp_path, capsys):
     llm_dir = write_tiny_bloom(
-        tmp_path / "tiny", tl.tokenizer_texts(DATA), vocab_size=400, hidden_size=32, n_layer=1, n_head=2
+        tmp_path / "tiny", tl.tokenizer_texts(DATA, 2, 200), vocab_size=400, hidden_size=32, n_layer=1, n_head=2
     )
     out_dir = tmp_path / "taught"
     result = tl.main([
         "--llm_dir", str(llm_dir), "--data_dir", str(DATA), "--output_dir", str(out_dir),
         "--langs", "es", "hi", "ru", "--n_dev", "2", "--n_test", "200", "--steps", "40",
         "--batch_size", "16", "--lr", "1e-2", "--log_every", "10", "--max_new_tokens", "6",
-        "--max_minutes", "2", "--synthetic", "0.5", "--novel_words", "0.3", "--random_copy", "0.1",
-        "--mix_templates", "0.2", "--ctc_shape", "0.3",
+        "--synthetic", "0.5", "--novel_words", "0.3", "--random_copy", "0.1",
+        "--mix_templates", "0.2", "--ctc_shape", "0.3", "--speech_noise", "0.5",
     ])
     logged = capsys.readouterr().out
 
@@ -121,7 +153,7 @@ def test_main_few_steps(tmp_path, capsys):
     assert saved["tasks"] == result["tasks"]
     assert set(saved["tasks"]) == set(tl.TASKS)
     for task, row in saved["tasks"].items():
-        assert {"train", "heldout"} <= set(row), task
+        assert {"train" if task != "second_word" else "text", "heldout"} <= set(row), task
         assert all(0.0 <= cell["accuracy"] <= 1.0 and cell["n"] > 0 for cell in row.values())
     assert saved["tasks"]["repeat"]["T"]["n"] == 3 * 2
     assert set(saved["ctc_shaped"]["tasks"]) == set(tl.TASKS)  # the same dev set, sentences in CTC shape

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
-from espnet2_bloomzmms.utils.hf_loading import PretrainedLoadError, read_input_embeddings
+from espnet2_bloomzmms.utils.hf_loading import PretrainedLoadError, load_pretrained, read_input_embeddings
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +46,26 @@ def test_sharded_safetensors_and_pytorch_bin(tiny_llm_dir, embeddings, tmp_path)
     save_file({"other.weight": torch.zeros(2)}, str(empty / "model.safetensors"))
     with pytest.raises(PretrainedLoadError, match="no input-embedding tensor"):
         read_input_embeddings(str(empty))
+
+
+@pytest.mark.parametrize("extra", [False, True])
+def test_load_report_only_for_weights_not_left_out_on_purpose(tiny_mms_dir, tmp_path, extra, transformers_messages):
+    """A ForCTC checkpoint loaded as the bare encoder: its CTC head (``lm_head.``) is left
+    out on purpose and not reported; any other unexpected weight still is."""
+    from transformers import AutoModel
+
+    src = shutil.copytree(tiny_mms_dir, tmp_path / "mms")
+    if extra:
+        state = load_file(str(src / "model.safetensors"))
+        state["wav2vec2.stray.weight"] = torch.zeros(2)
+        save_file(state, str(src / "model.safetensors"), metadata={"format": "pt"})
+    load_pretrained(AutoModel.from_pretrained, str(src), "speech encoder", unused=("lm_head.",))
+    reported = [m for m in transformers_messages if "LOAD REPORT" in m]
+    transformers_messages.clear()
+    load_pretrained(AutoModel.from_pretrained, str(src), "speech encoder")  # no prefixes: as transformers does
+    unfiltered = [m for m in transformers_messages if "LOAD REPORT" in m]
+    assert unfiltered and "lm_head.weight" in unfiltered[0]
+    if extra:
+        assert reported and "stray.weight" in reported[0]
+    else:
+        assert not reported

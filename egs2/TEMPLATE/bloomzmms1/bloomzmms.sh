@@ -64,6 +64,9 @@ ce_config=conf/train_ce.yaml     # step 2: instruction training (CE)
 ctc_args=""             # extra training options, step 1 (e.g. "--max_epoch 1")
 ce_args=""              # extra training options, step 2
 instruction_sets="T MI TMI"     # training-data variants trained in stage 6
+ce_variants=""          # stage 6: more instruction-trained models, "SET:CONFIG" each, e.g.
+                        # "TMI:conf/tuning/train_ce_ctc_compressed.yaml" -> exp/ce_TMI_ctc_compressed
+                        # (the config's name less train_ce_); decoded and tested like ce_<SET>
 decode_args=""          # stage 7: extra options of espnet2_bloomzmms.bin.inference (e.g. "--batch_size 16")
 zero_shot_args=""       # stage 9: extra options of espnet2_bloomzmms.bin.zero_shot_transfer
 eval_args=""            # stage 12: extra options of espnet2_bloomzmms.bin.inference (speech and ASR decoding)
@@ -133,7 +136,11 @@ data_opts() {  # data_opts train|valid DIR: ESPnet's data options for a data dir
     # (espnet2_bloomzmms/data/files.py) declares them
     "${python}" -m espnet2_bloomzmms.data.files --training_args "$1" "$2"
 }
-ce_sets() { for v in ${instruction_sets}; do echo "ce_${v}"; done; }
+ce_sets() {  # the instruction-trained models: ce_<set>, then the variants
+    for v in ${instruction_sets}; do echo "ce_${v}"; done
+    for x in ${ce_variants}; do echo "$(ce_variant_name "${x}")"; done
+}
+ce_variant_name() { local c; c=$(basename "${1#*:}" .yaml); echo "ce_${1%%:*}_${c#train_ce_}"; }
 models_to_decode() { if [ -n "${decode_models}" ]; then echo ${decode_models}; else echo ctc $(ce_sets); fi; }
 is_ctc_model() {  # is_ctc_model EXP_DIR: its config trains the CTC head alone (ctc_weight 1, the model's default)
     [ -e "$1/config.yaml" ] && "${python}" -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])) or {}
@@ -251,13 +258,23 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     require exp/ctc/config.yaml 5
     # step 1's model: its averaged / best checkpoint (also what DeepSpeed writes)
     ctc_model=$("${python}" -c "from espnet2_bloomzmms.model_archive import find_model_file; print(find_model_file('exp/ctc'))")
-    for v in ${instruction_sets}; do
-        log "Stage 6: instruction training on ${v} -> exp/ce_${v} (from ${ctc_model})"
+    runs=(); for v in ${instruction_sets}; do runs+=("${v}:${ce_config}:exp/ce_${v}"); done
+    for x in ${ce_variants}; do
+        [[ "${x}" == *:* ]] && [ -e "${x#*:}" ] || die "--ce_variants: '${x}' is not SET:CONFIG with an existing CONFIG"
+        name=$(ce_variant_name "${x}")
+        for v in ${instruction_sets}; do
+            [ "${name}" != "ce_${v}" ] || die "--ce_variants: '${x}' would be trained into exp/ce_${v}, an instruction set's model"
+        done
+        runs+=("${x}:exp/${name}")
+    done
+    for x in "${runs[@]}"; do
+        v=${x%%:*}; out=${x##*:}; config=${x#*:}; config=${config%:*}
+        log "Stage 6: instruction training on ${v} with ${config} -> ${out} (from ${ctc_model})"
         require "${dump}/${train}_${v}/prefix" 4
-        parallel=$(parallel_opts "exp/ce_${v}" "${ce_deepspeed_config}")
+        parallel=$(parallel_opts "${out}" "${ce_deepspeed_config}")
         train_data=$(data_opts train "${dump}/${train}_${v}")
         valid_data=$(data_opts valid "${dump}/${valid_set}_T")
-        "${train_cmd[@]}" --config "${ce_config}" --lang_list "${lang_list}" --output_dir "exp/ce_${v}" \
+        "${train_cmd[@]}" --config "${config}" --lang_list "${lang_list}" --output_dir "${out}" \
             --init_param "${ctc_model}" ${parallel} \
             ${train_data} ${valid_data} ${ce_args}
     done
@@ -282,7 +299,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
             done
         done
         if [ -z "${decode_models}" ]; then  # the untrained baseline: the first CE config without weights
-            m=$(ce_sets | head -n 1)
+            m=$(ce_sets | sed -n 1p)  # (sed reads all: head would end the pipe early, pipefail)
             decode "${dump}/${x}_T" "exp/untrained/decode_${x}_beam1" --config "exp/${m}/config.yaml" --ctc true \
                 ${decode_args}
         fi

@@ -85,9 +85,12 @@ def main(argv=None) -> None:
     parser.add_argument("--renditions", type=int, default=1, help="voices per train sentence")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nj", type=int, default=2)
+    parser.add_argument("--splits", nargs="+", choices=("train", "dev", "test"), default=["train", "dev", "test"],
+                        help="which splits to synthesise (the base-model build never makes test speech)")
     args = parser.parse_args(argv)
 
     utts = plan(args.text_dir, args.langs, args.n_dev, args.n_test, args.max_train, args.seed, args.renditions)
+    utts = {split: items for split, items in utts.items() if split in args.splits}
     jobs = []
     for split, items in utts.items():
         for uid, (lang, voice, variant, rate, text) in items.items():

@@ -37,7 +37,8 @@ from espnet2_bloomzmms.instructions import Template, read_language_names, read_t
 from espnet2_bloomzmms.utils.atomic_files import write_dir_atomically
 from sentences import load_sentences, split_sentences  # local/sentences.py
 
-TASKS = ("repeat", "language", "first_word", "last_word", "count_words", "uppercase")
+TASKS = ("repeat", "language", "first_word", "second_word", "last_word", "count_words", "uppercase")
+SPLITS = ("train", "text", "heldout")  # instructions.tsv: speech+text training, text only, test only
 ASR_TEMPLATE_ID = "T"  # "Repeat the sentence: " + transcript + ". " (the BLOOMZMMS template)
 
 _SMALL = (
@@ -81,7 +82,7 @@ def answer(task: str, sentence: str, lang_name: str) -> str:
 
     - ``repeat``: the sentence itself;
     - ``language``: the English name of its language (``lang_name``);
-    - ``first_word`` / ``last_word``: that word without surrounding punctuation;
+    - ``first_word`` / ``second_word`` / ``last_word``: that word without surrounding punctuation;
     - ``count_words``: the number of whitespace-separated tokens as an English word;
     - ``uppercase``: ``sentence.upper()`` (unchanged for scripts without case, e.g. Hindi).
     """
@@ -91,6 +92,9 @@ def answer(task: str, sentence: str, lang_name: str) -> str:
         return lang_name
     if task == "first_word":
         return _words(sentence)[0]
+    if task == "second_word":
+        words = _words(sentence)
+        return words[1] if len(words) > 1 else ""
     if task == "last_word":
         return _words(sentence)[-1]
     if task == "count_words":
@@ -110,17 +114,20 @@ def load_languages(data_dir: Path) -> dict[str, str]:
 
 def load_templates(data_dir: Path) -> list[Template]:
     """The templates of ``instructions.tsv`` (the package's template format), each of a
-    task this script can answer and split ``train`` or ``heldout``."""
+    task this script can answer and a split of :data:`SPLITS`: ``train`` (taught here and
+    used for the speech model's multi-instruction targets), ``text`` (taught here only: a
+    task the LLM knows that no speech training set contains) or ``heldout`` (never taught)."""
     path = Path(data_dir) / "instructions.tsv"
     templates = read_templates(path)
-    bad = [t.id for t in templates if t.task not in TASKS or t.split not in ("train", "heldout")]
+    bad = [t.id for t in templates if t.task not in TASKS or t.split not in SPLITS]
     if bad:
-        raise ValueError(f"{path}: templates {bad}: task must be one of {TASKS}, split train or heldout")
+        raise ValueError(f"{path}: templates {bad}: task must be one of {TASKS}, split one of {SPLITS}")
     return templates
 
 
-def tokenizer_texts(data_dir: Path) -> list[str]:
-    """Text to train the tiny LLM's BPE tokenizer on: all sentences, filled templates, answers.
+def tokenizer_texts(data_dir: Path, n_dev: int, n_test: int) -> list[str]:
+    """Text to train the tiny LLM's BPE tokenizer on: the TRAIN sentences (never a dev or
+    test one), the filled templates and the answers.
 
     Newlines split templates into lines, so the list can also be written one item a line
     (``make_tiny_checkpoints --text``) without changing what the tokenizer learns.
@@ -128,7 +135,7 @@ def tokenizer_texts(data_dir: Path) -> list[str]:
     langs = load_languages(data_dir)
     texts = []
     for code, name in langs.items():
-        for s in load_sentences(data_dir, code):
+        for s in split_sentences(load_sentences(data_dir, code), n_dev, n_test)["train"]:
             texts += [s, s.upper()]
         for t in load_templates(data_dir):
             texts += [line for part in t.render(name) for line in part.split("\n") if line.strip()]
@@ -173,6 +180,7 @@ class Example:
     answer_ids: list  # answer tokens + EOS (training targets)
     in_split_row: bool = True  # evaluation: False = counted in the T row only
     sentence_span: tuple = (0, 0)  # where the sentence's tokens are in prompt_ids
+    speech_noise: float = 0.0  # training: noise on the sentence's embeddings (see perturb_speech)
 
 
 def make_example(enc: SegmentEncoder, eos_id: int, code: str, name: str, t: Template, sentence: str,
@@ -288,7 +296,7 @@ class ExampleStream:
                  langs: list[str], task_weights: dict[str, float], synthetic: float, rng: random.Random,
                  mix: float = 0.0, sentences: Optional[dict[str, list[str]]] = None,
                  random_copy: float = 0.0, copy_tokens: Optional[list[int]] = None,
-                 copy_template=None, ctc_shape: float = 0.0, blank_id: int = 0):
+                 copy_template=None, ctc_shape: float = 0.0, blank_id: int = 0, speech_noise: float = 0.0):
         self.tasks = [t for t in TASKS if task_weights.get(t, 1.0) > 0 and any(x.task == t for x in templates)]
         self.weights = [task_weights.get(t, 1.0) for t in self.tasks]
         self.real = {t: _epochs([e for e in real if e.task == t], rng) for t in self.tasks}
@@ -296,12 +304,14 @@ class ExampleStream:
         self.synth, self.make, self.langs = synth, make, langs
         self.synthetic, self.rng, self.mix, self.sentences = synthetic, rng, mix, sentences
         self.random_copy, self.copy_tokens, self.copy_template = random_copy, copy_tokens, copy_template
-        self.ctc_shape, self.blank_id = ctc_shape, blank_id
+        self.ctc_shape, self.blank_id, self.speech_noise = ctc_shape, blank_id, speech_noise
 
     def __call__(self) -> Example:
         example = self._draw()
         if self.ctc_shape > 0 and self.rng.random() < self.ctc_shape:
             example = ctc_shaped(example, self.rng, self.blank_id)
+            if self.speech_noise > 0:
+                example = replace(example, speech_noise=self.rng.uniform(0.0, self.speech_noise))
         return example
 
     def _draw(self) -> Example:
@@ -334,7 +344,8 @@ def make_batches(draw, batch_size: int, rng: random.Random, bucket: int = 32):
 
 
 def collate_train(batch: list[Example], pad_id: int):
-    """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (-100 on prompt/padding)."""
+    """Right-padded ``input_ids``, ``attention_mask``, ``labels`` (-100 on prompt/padding)
+    and ``noise``: each position's speech-noise level (0 outside noisy sentences)."""
     import torch
 
     seqs = [e.prompt_ids + e.answer_ids for e in batch]
@@ -342,18 +353,44 @@ def collate_train(batch: list[Example], pad_id: int):
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     labels = torch.full((len(batch), width), -100, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
+    noise = torch.zeros((len(batch), width))
     for i, (e, s) in enumerate(zip(batch, seqs)):
         ids[i, : len(s)] = torch.tensor(s)
         mask[i, : len(s)] = 1
         labels[i, len(e.prompt_ids) : len(s)] = torch.tensor(e.answer_ids)
-    return ids, mask, labels
+        noise[i, e.sentence_span[0] : e.sentence_span[1]] = e.speech_noise
+    return ids, mask, labels, noise
 
 
-def answer_loss(model, ids, mask, labels):
+def perturb_speech(embeds, noise, weight, generator):
+    """Embeddings of CTC-shaped sentences made to look like a speech encoder's frames.
+
+    A frame trained with CTC against the tied embedding matrix is not a token's embedding
+    but a vector the softmax over ``frame @ E.T`` prefers it for: near it, with a share of
+    other tokens (the posterior's other mass) and noise. At a position of level ``s`` (from
+    ``noise``), the frame is ``(1 - m) E[tok] + m E[other] + s * rms(E) * N(0, I)`` with
+    ``m ~ U(0, s / 2)`` and ``other`` a random token, so the LLM learns to read such frames
+    on text alone before the speech model ever feeds it some. BLOOM's embedding layer norm
+    then removes the scale, as it does for the speech model's frames.
+    """
+    import torch
+
+    level = noise.unsqueeze(-1)
+    others = torch.randint(0, weight.size(0), noise.shape, generator=generator)
+    share = torch.rand(noise.shape, generator=generator).unsqueeze(-1) * level / 2
+    gauss = torch.randn(embeds.shape, generator=generator)
+    rms = weight.detach().pow(2).mean().sqrt()
+    return (1 - share) * embeds + share * weight[others] + level * rms * gauss
+
+
+def answer_loss(model, ids, mask, labels, noise=None, generator=None):
     """Mean cross-entropy over the answer tokens; logits only where they are scored."""
     import torch.nn.functional as F
 
-    hidden = model.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
+    embeds = model.transformer.word_embeddings(ids)
+    if noise is not None and bool((noise > 0).any()):
+        embeds = perturb_speech(embeds, noise, model.transformer.word_embeddings.weight, generator)
+    hidden = model.transformer(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
     next_labels = labels[:, 1:]
     scored = next_labels != -100
     logits = model.lm_head(hidden[:, :-1][scored])
@@ -395,7 +432,7 @@ def evaluate(model, tokenizer, examples: list[Example], max_new_tokens: int, bat
     result: dict = {"tasks": {}, "errors": []}
     for task in TASKS:
         row = {}
-        for split in ("train", "heldout", ASR_TEMPLATE_ID):
+        for split in (*SPLITS, ASR_TEMPLATE_ID):
             if (task, split) in counts:
                 ok, n = counts[(task, split)]
                 row[split] = {"accuracy": ok / n, "correct": ok, "n": n}
@@ -412,10 +449,10 @@ def evaluate(model, tokenizer, examples: list[Example], max_new_tokens: int, bat
 
 
 def format_table(result: dict) -> str:
-    lines = [f"{'task':<12} {'train tmpl':>12} {'held-out':>12} {'T (ASR)':>12}"]
+    lines = [f"{'task':<12} {'train tmpl':>12} {'text only':>12} {'held-out':>12} {'T (ASR)':>12}"]
     for task, row in result["tasks"].items():
         cells = []
-        for split in ("train", "heldout", ASR_TEMPLATE_ID):
+        for split in (*SPLITS, ASR_TEMPLATE_ID):
             r = row.get(split)
             cells.append(f"{100 * r['accuracy']:6.1f}% {r['n']:>4}" if r else f"{'-':>12}")
         lines.append(f"{task:<12} " + " ".join(f"{c:>12}" for c in cells))
@@ -476,6 +513,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--ctc_shape", type=float, default=0.0,
                    help="fraction of examples whose sentence is spelled as a CTC head emits it "
                         "(tokens separated by blanks, some doubled): the speech model's input shape")
+    p.add_argument("--speech_noise", type=float, default=0.0,
+                   help="the CTC-shaped sentences are fed as embeddings with noise of a level drawn "
+                        "from U(0, this), in units of the embeddings' RMS, mixed with random tokens "
+                        "(perturb_speech): reading a speech encoder's frames")
     p.add_argument("--blank_id", type=int, default=None,
                    help="token id of the CTC blank in --ctc_shape examples (default: the EOS token, "
                         "the blank of the recipe's CTC configs)")
@@ -485,12 +526,6 @@ def get_parser() -> argparse.ArgumentParser:
                    help="fraction of each batch made of fresh pseudo-sentences (train words of "
                         "the language in random order) with random train templates")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max_minutes", type=float, default=0.0,
-                   help="stop training when this much wall-clock time is used (0: no limit); "
-                        "evaluation and saving still follow")
-    p.add_argument("--time_schedule", action="store_true",
-                   help="with --max_minutes: the LR schedule follows max(step/steps, time/budget), "
-                        "so it anneals fully even on a slower machine (not bit-reproducible)")
     p.add_argument("--log_every", type=int, default=50)
     p.add_argument("--num_threads", type=int, default=2)
     p.add_argument("--autocast", choices=("auto", "bf16", "none"), default="auto",
@@ -498,6 +533,7 @@ def get_parser() -> argparse.ArgumentParser:
                         "the model stays float32 and is evaluated and saved in float32")
     p.add_argument("--eval_batch_size", type=int, default=128)
     p.add_argument("--max_new_tokens", type=int, default=48)
+    p.add_argument("--max_dev", type=int, default=0, help="evaluate the first N dev examples only (0: all)")
     p.add_argument("--eval_train_templates", choices=("all", "cycle"), default="cycle",
                    help="'all': every dev sentence with every train template; 'cycle': each dev "
                         "sentence with one train template per task, in turn (plus T always)")
@@ -545,7 +581,7 @@ def example_stream(args, enc: SegmentEncoder, eos_id: int, langs: dict[str, str]
         copy_tokens=sorted({i for c in codes for s in splits[c]["train"] for i in enc(s)}),
         copy_template=lambda rng, ids: token_copy_example(
             enc, eos_id, langs, rng, [t for t in train_tmpl if t.task == "repeat"], ids),
-        ctc_shape=args.ctc_shape, blank_id=blank_id,
+        ctc_shape=args.ctc_shape, blank_id=blank_id, speech_noise=args.speech_noise,
     )
 
 
@@ -562,35 +598,25 @@ def optimizer(model, args):
 
 
 def teach(model, batches, pad_id: int, args, log: Log) -> dict:
-    """The training loop: ``args.steps`` updates (fewer under ``--max_minutes``); returns
-    the steps done, whether time stopped it, the loss history and the time it took."""
+    """The training loop: exactly ``args.steps`` updates (no time limit, so that the result
+    does not depend on the machine's load); returns the loss history and the time it took."""
     import torch
 
     opt = optimizer(model, args)
+    generator = torch.Generator().manual_seed(args.seed + 3)  # speech noise
     use_bf16 = args.autocast == "bf16" or (args.autocast == "auto" and cpu_has_fast_bf16())
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
     log(f"training with {'bf16 autocast' if use_bf16 else 'float32'}")
-    budget_s = args.max_minutes * 60.0
     model.train()
     history, run_loss, run_n, step = [], 0.0, 0, 0
     t_train, cpu_train = time.time(), time.process_time()
-    stopped_early = False
     for step in range(1, args.steps + 1):
-        elapsed = time.time() - t_train
-        if budget_s > 0 and elapsed >= budget_s:
-            stopped_early = True
-            step -= 1
-            log(f"time budget of {args.max_minutes} min used: stopping after {step} steps")
-            break
-        progress = (step - 1) / args.steps
-        if budget_s > 0 and args.time_schedule:
-            progress = max(progress, elapsed / budget_s)
-        lr = args.lr * lr_factor(progress, args.warmup, args.schedule)
+        lr = args.lr * lr_factor((step - 1) / args.steps, args.warmup, args.schedule)
         for g in opt.param_groups:
             g["lr"] = lr
-        ids, mask, labels = collate_train(next(batches), pad_id)
+        ids, mask, labels, noise = collate_train(next(batches), pad_id)
         with autocast():
-            loss = answer_loss(model, ids, mask, labels)
+            loss = answer_loss(model, ids, mask, labels, noise, generator)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if args.grad_clip > 0:
@@ -608,7 +634,7 @@ def teach(model, batches, pad_id: int, args, log: Log) -> dict:
     if run_n:
         history.append({"step": step, "loss": run_loss / run_n, "lr": lr, "elapsed_s": time.time() - t_train,
                         "cpu_s": time.process_time() - cpu_train})
-    return {"steps_done": step, "stopped_early": stopped_early, "history": history, "autocast_bf16": use_bf16,
+    return {"steps_done": step, "history": history, "autocast_bf16": use_bf16,
             "train_seconds": time.time() - t_train, "train_cpu_seconds": time.process_time() - cpu_train}
 
 
@@ -665,10 +691,12 @@ def main(argv=None) -> dict:
     enc, eos_id = SegmentEncoder(tokenizer), tokenizer.eos_token_id
     blank_id = eos_id if args.blank_id is None else args.blank_id  # of --ctc_shape examples
 
-    train_tmpl = [t for t in templates if t.split == "train"]
+    train_tmpl = [t for t in templates if t.split in ("train", "text")]
     train = build_examples(enc, eos_id, langs, {c: s["train"] for c, s in splits.items()}, train_tmpl)
     dev = dev_examples(build_examples(enc, eos_id, langs, {c: s["dev"] for c, s in splits.items()}, templates),
                        splits, train_tmpl, args.eval_train_templates)
+    if args.max_dev:
+        dev = dev[:: max(1, len(dev) // args.max_dev)][: args.max_dev]  # spread over languages and tasks
     n_params = sum(p.numel() for p in model.parameters())
     mean_len = sum(len(e.prompt_ids) + len(e.answer_ids) for e in train) / len(train)
     log(f"{len(train)} train examples (mean {mean_len:.1f} tokens), {len(dev)} dev examples; "
@@ -682,7 +710,7 @@ def main(argv=None) -> dict:
     config = {
         **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "langs": codes,
-        **{k: run[k] for k in ("steps_done", "stopped_early", "train_seconds", "train_cpu_seconds")},
+        **{k: run[k] for k in ("steps_done", "train_seconds", "train_cpu_seconds")},
         "n_train_examples": len(train),
         "n_params": n_params,
         "autocast_bf16": run["autocast_bf16"],
