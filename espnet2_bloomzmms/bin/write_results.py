@@ -192,7 +192,7 @@ def zero_shot_table(summaries: dict, reference: str = "ce_T") -> List[str]:
             word = "better" if low > 0 else "worse" if high < 0 else "no clear difference"
             cells.append(f"{100 * diff:+.1f} ({100 * low:+.1f}…{100 * high:+.1f}) {word}")
             if kind[task].startswith("task"):
-                verdicts.append(f"- held-out task `{task}`: {m} is {word} than {reference} "
+                verdicts.append(f"- held-out task `{task}`, {m} against {reference}: {word} "
                                 f"({100 * diff:+.1f} points, interval {100 * low:+.1f} to {100 * high:+.1f}).")
         lines.append(f"| {task} | {kind[task]} | " + " | ".join(cells) + " |")
     return lines + ["", *verdicts, ""]

@@ -70,7 +70,7 @@ def test_zero_shot_intervals_per_instruction_and_task_and_against_T(tmp_path):
     assert "### Against ce_T" in text
     row = next(line for line in text.splitlines() if line.startswith("| second_word | task held out") and "better" in line)
     assert "+57.5 (" in row  # (80 + 75) / 2 - 20 points
-    assert "held-out task `second_word`: ce_TMI is better than ce_T (+57.5 points" in text
+    assert "held-out task `second_word`, ce_TMI against ce_T: better (+57.5 points" in text
     repeat = next(line for line in text.splitlines() if line.startswith("| repeat | new wording") and "…" in line)
     assert "no clear difference" in repeat
     write_results.main(["--exp", str(exp), "--output", str(out)])
