@@ -33,6 +33,8 @@ from pathlib import Path
 LOCAL = Path(__file__).resolve().parent
 sys.path.insert(0, str(LOCAL))
 
+from espnet2_bloomzmms.utils.atomic_files import write_dir_atomically  # noqa: E402
+
 import teach_llm  # noqa: E402  (local/teach_llm.py)
 import teach_mms  # noqa: E402  (local/teach_mms.py)
 from sentences import load_sentences, split_sentences  # noqa: E402
@@ -64,11 +66,8 @@ def settings(quick: bool) -> dict:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def text_sha256(lines: list) -> str:
@@ -283,8 +282,6 @@ def copy_models(src: Path, targets: dict) -> None:
         if dst.exists():
             raise SystemExit(f"{dst} exists and is not {src / name} (another build?): models under exp/ may have "
                              f"been trained on it; remove it (and what was trained on it) to take {src / name}")
-        from espnet2_bloomzmms.utils.atomic_files import write_dir_atomically
-
         def write(tmp: Path, name=name, files=files) -> None:
             for f in files:
                 (tmp / f).parent.mkdir(parents=True, exist_ok=True)
