@@ -69,6 +69,9 @@ def main(cmd=None) -> dict:
         wave, rate = read_mono(reader, u, args.resample)
         speech.append(model.check_speech(wave, f"utterance {u}", fs=rate))
     llm = TextGenerator.from_decoder(model.model.decoder)  # the same LLM, its LoRA adapters off
+    # the speech is encoded once, then asked every instruction
+    batches = [(slice(i, i + args.batch_size), model.encode(speech[i : i + args.batch_size]))
+               for i in range(0, len(uids), args.batch_size)]
 
     rows = []
     for t in templates:
@@ -76,9 +79,8 @@ def main(cmd=None) -> dict:
                     for u in uids]
         prefixes, postfixes = [p for p, _ in rendered], [q for _, q in rendered]
         spoken = []
-        for i in range(0, len(uids), args.batch_size):
-            chunk = slice(i, i + args.batch_size)
-            spoken += model.batch(speech[chunk], prefixes=prefixes[chunk], postfixes=postfixes[chunk])
+        for chunk, encoded in batches:
+            spoken += model.generate(encoded, prefixes[chunk], postfixes[chunk])
         written = llm.generate([(p, text[u], q) for u, (p, q) in zip(uids, rendered)], args.max_new_tokens, args.batch_size)
         spoken, written = [s.strip() for s in spoken], [w.strip() for w in written]
         agree = [int(s == w) for s, w in zip(spoken, written)]

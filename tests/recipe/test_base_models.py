@@ -38,8 +38,10 @@ def test_shipped_files_are_the_recorded_build():
     llm = AutoConfig.from_pretrained(SHIPPED / "llm")
     assert (llm.hidden_size, llm.n_layer, llm.n_head) == (
         settings["llm"]["hidden_size"], settings["llm"]["num_layers"], settings["llm"]["num_heads"])
-    teach = json.loads((SHIPPED / "llm" / "teach_config.json").read_text(encoding="utf-8"))
-    assert teach["steps_done"] == settings["llm"]["steps"] and teach["seed"] == bm.SETTINGS["seed"]
+    teach = json.loads((SHIPPED / "llm" / "teach_config.json").read_text(encoding="utf-8"))  # the last phase's
+    phase = settings["llm"]["speech_phase"]
+    assert teach["steps_done"] == phase["steps"] and teach["seed"] == bm.SETTINGS["seed"] and teach["lr"] == phase["lr"]
+    assert set(info["llm_phases"]) == {"text", "speech"}
     mms_report = json.loads((SHIPPED / "mms" / "teach_mms.json").read_text(encoding="utf-8"))
     assert mms_report["log"][-1]["step"] == settings["mms"]["steps"]
     card = (SHIPPED / "MODEL_CARD.md").read_text(encoding="utf-8")
@@ -110,3 +112,12 @@ def test_rebuild_through_stage_3(tmp_path):
     assert MMSFrontend(str(recipe / "exp/models/mms")).output_size() == bm.SETTINGS["mms"]["hidden_size"]
     again = subprocess.run(cmd, cwd=recipe, env=env, check=True, capture_output=True, text=True, timeout=300)
     assert again.stdout.count("already a copy of") == 2
+    # the LLM's text phase is kept for a resumed build, and only when it was taught so
+    s = bm.settings(True) | {"num_threads": 2}
+    work = out.parent / "base_build_quick.work" / "llm"
+    text_argv, speech_argv = bm.llm_phases(s, recipe / "local" / "data", work, out)
+    assert bm.taught_with(work / "text_taught", text_argv)
+    other = list(text_argv)
+    other[other.index("--lr") + 1] = "0.1"
+    assert not bm.taught_with(work / "text_taught", other)
+    assert bm.taught_with(out / "llm", speech_argv) and not bm.taught_with(out / "llm", text_argv)

@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from espnet2_bloomzmms.tiny_checkpoints import write_tiny_bloom
@@ -109,8 +110,6 @@ def test_tokenizer_text_has_no_dev_or_test_sentence():
 def test_perturb_speech_noises_only_the_sentence():
     """Noise level 0 leaves an embedding as it is; a level s moves it by about s * rms(E)
     per dimension, reproducibly for a seeded generator."""
-    import torch
-
     torch.manual_seed(0)
     weight = torch.randn(50, 16)
     ids = torch.randint(0, 50, (2, 10))
@@ -124,6 +123,40 @@ def test_perturb_speech_noises_only_the_sentence():
     assert changed[0, 3:7].all() and not changed[0, :3].any() and not changed[0, 7:].any() and not changed[1].any()
     moved = (out[0, 3:7] - embeds[0, 3:7]).pow(2).mean().sqrt() / weight.pow(2).mean().sqrt()
     assert 0.3 < float(moved) < 1.0
+
+
+def test_perturb_speech_offset_is_shared_by_a_sentence():
+    """With ``offset``, every position of a noisy sentence moves by one more vector (the
+    same along the sentence, scaled by its level); other positions stay as they were."""
+    torch.manual_seed(0)
+    weight = torch.randn(50, 16)
+    embeds = weight[torch.randint(0, 50, (2, 10))]
+    noise = torch.zeros(2, 10)
+    noise[0, 2:8] = 0.5
+    noise[1, 1:4] = 1.0
+    plain = tl.perturb_speech(embeds, noise, weight, torch.Generator().manual_seed(1))
+    shifted = tl.perturb_speech(embeds, noise, weight, torch.Generator().manual_seed(1), offset=2.0)
+    extra = shifted - plain
+    assert torch.allclose(extra[0, 2:8], extra[0, 2:3].expand(6, -1)) and extra[0, 2].norm() > 0
+    assert torch.allclose(extra[1, 1:4], extra[1, 1:2].expand(3, -1)) and not torch.allclose(extra[0, 2], extra[1, 1])
+    assert extra[0, :2].abs().sum() == 0 and extra[0, 8:].abs().sum() == 0 and extra[1, 4:].abs().sum() == 0
+
+
+def test_speech_phase_keeps_the_embeddings(tmp_path):
+    """A later phase (``--freeze_embeddings``, speech timing, shared offset) changes the
+    transformer but not the token embeddings that a tied CTC head is trained against."""
+    llm_dir = write_tiny_bloom(
+        tmp_path / "tiny", tl.tokenizer_texts(DATA, 2, 200), vocab_size=400, hidden_size=32, n_layer=1, n_head=2
+    )
+    out_dir = tmp_path / "taught"
+    tl.main(["--llm_dir", str(llm_dir), "--data_dir", str(DATA), "--output_dir", str(out_dir),
+             "--langs", "de", "--n_dev", "2", "--n_test", "200", "--steps", "5", "--batch_size", "8",
+             "--max_new_tokens", "4", "--max_dev", "4", "--ctc_shape", "1.0", "--ctc_timing", "speech",
+             "--speech_noise", "1.8", "--speech_offset", "1.0", "--freeze_embeddings"])
+    before = AutoModelForCausalLM.from_pretrained(llm_dir).state_dict()
+    after = AutoModelForCausalLM.from_pretrained(out_dir).state_dict()
+    assert torch.equal(before["transformer.word_embeddings.weight"], after["transformer.word_embeddings.weight"])
+    assert not torch.equal(before["transformer.h.0.mlp.dense_4h_to_h.weight"], after["transformer.h.0.mlp.dense_4h_to_h.weight"])
 
 
 def test_main_few_steps(tmp_path, capsys):
@@ -170,18 +203,20 @@ def test_encode_prompt_tokenizes_segments_apart(tiny_llm_dir):
     assert ids == parts[0] + parts[1] + parts[2]
 
 
-def test_ctc_shaped_collapses_back_to_the_sentence(tiny_llm_dir):
+@pytest.mark.parametrize("timing", ["regular", "speech"])
+def test_ctc_shaped_collapses_back_to_the_sentence(tiny_llm_dir, timing):
     """Removing blanks and merging repeats (CTC's rule) gives the sentence's tokens back;
-    prefix and postfix are untouched; ~4.6 positions a token, as 50 frames/s speech has."""
+    prefix and postfix are untouched; ~4.6 positions a token, as 50 frames/s speech has
+    (``speech`` timing: also tokens with no blank between them, and pauses)."""
     tokenizer = AutoTokenizer.from_pretrained(tiny_llm_dir)
     enc = tl.SegmentEncoder(tokenizer)
     template = tl.Template("T", "repeat", "train", "Repeat the sentence: ", ". ")
     example = tl.make_example(enc, 2, "es", "Spanish", template, "Hace buen tiempo hoy, ¿verdad?")
     a, b = example.sentence_span
     assert example.prompt_ids[a:b] == enc("Hace buen tiempo hoy, ¿verdad?")
-    rng, ratios = __import__("random").Random(0), []
+    rng, ratios, gaps = __import__("random").Random(0), [], []
     for _ in range(200):
-        shaped = tl.ctc_shaped(example, rng, blank_id=2)
+        shaped = tl.ctc_shaped(example, rng, blank_id=2, timing=timing)
         sa, sb = shaped.sentence_span
         assert shaped.prompt_ids[:sa] == example.prompt_ids[:a] and shaped.prompt_ids[sb:] == example.prompt_ids[b:]
         body = shaped.prompt_ids[sa:sb]
@@ -189,4 +224,11 @@ def test_ctc_shaped_collapses_back_to_the_sentence(tiny_llm_dir):
         assert collapsed == example.prompt_ids[a:b]
         assert shaped.answer_ids == example.answer_ids
         ratios.append(len(body) / (b - a))
-    assert 4.0 < sum(ratios) / len(ratios) < 5.2
+        tokens = [i for i, t in enumerate(body) if t != 2]
+        gaps += [j - i - 1 for i, j in zip(tokens, tokens[1:]) if body[i] != body[j]]
+    assert 4.0 < sum(ratios) / len(ratios) < 5.5
+    share = {"none": sum(g == 0 for g in gaps) / len(gaps), "pause": sum(g > 6 for g in gaps) / len(gaps)}
+    if timing == "regular":
+        assert share == {"none": 0.0, "pause": 0.0}
+    else:  # one in five tokens straight after the last, one gap in twelve a pause
+        assert 0.12 < share["none"] < 0.25 and 0.05 < share["pause"] < 0.12, share

@@ -7,7 +7,7 @@
 #   ./run.sh                          # every stage (RESULTS.md; its run time there)
 #   ./run.sh --fast true              # a handful of utterances, one epoch each (CI)
 #   ./run.sh --rebuild_base_models true   # stage 3 builds the base models instead of copying
-#                                     # local/base_models/ (~1 h; with --fast true: a smoke build)
+#                                     # local/base_models/ (~1.5 h; with --fast true: a smoke build)
 #   ./run.sh --stage 5 --stop_stage 6 # some stages; each is re-runnable
 #   ./run.sh --mms facebook/mms-1b-all --llm bigscience/bloomz-560m   # real models
 #   ./run.sh --help                   # every option of the stages (bloomzmms.sh)

@@ -50,10 +50,18 @@ SETTINGS = {
     "llm": {"vocab_size": 600, "tokenizer": "char_bpe", "hidden_size": 192, "num_layers": 4, "num_heads": 4,
             "steps": 6000, "batch_size": 32, "lr": 2e-3,
             "teach_args": ["--task_weights", "repeat=3", "--random_copy", "0.1", "--ctc_shape", "0.5",
-                           "--speech_noise", "0.8", "--synthetic", "0.5"]},
+                           "--speech_noise", "0.8", "--synthetic", "0.5"],
+            # then, from that model, the same tasks with sentences shaped and perturbed as the
+            # recipe's CTC frames are (pauses, no blank between some tokens, a shared offset,
+            # noise up to 1.8), the embeddings kept: reading the adaptor's frames
+            "speech_phase": {"steps": 2500, "lr": 5e-4,
+                             "teach_args": ["--task_weights", "repeat=3", "--random_copy", "0.1", "--ctc_shape", "0.5",
+                                            "--ctc_timing", "speech", "--speech_noise", "1.8", "--speech_offset", "1.0",
+                                            "--synthetic", "0.5", "--freeze_embeddings"]}},
 }
 QUICK = {"speech": {"renditions": 1, "max_train": 4}, "mms": {"steps": 10, "batch_size": 4},
          "llm": {"steps": 30, "max_dev": 60}}  # a smoke build (tests, --fast): the same code, a few steps
+QUICK_SPEECH_PHASE_STEPS = 20
 
 
 def settings(quick: bool) -> dict:
@@ -61,6 +69,7 @@ def settings(quick: bool) -> dict:
     if quick:
         for key, values in QUICK.items():
             out[key].update(values)
+        out["llm"]["speech_phase"]["steps"] = QUICK_SPEECH_PHASE_STEPS
     out["quick"] = quick
     return out
 
@@ -108,17 +117,59 @@ def build_mms(s: dict, data_dir: Path, work: Path, out: Path) -> None:
                     "--seed", str(s["seed"]), "--num_threads", str(s["num_threads"])])
 
 
-def build_llm(s: dict, data_dir: Path, work: Path, out: Path) -> None:
+# teach_llm options that say where things are or how fast they run, not what is taught
+_NOT_TAUGHT = ("llm_dir", "data_dir", "output_dir", "num_threads", "eval_batch_size", "log_every")
+
+
+def taught_with(model_dir: Path, argv: list) -> bool:
+    """Whether ``model_dir`` holds a model ``teach_llm`` taught with the options ``argv``
+    (paths and thread counts aside): a finished phase a resumed build keeps."""
+    record = model_dir / "teach_config.json"
+    if not record.is_file():
+        return False
+    done = json.loads(record.read_text(encoding="utf-8"))
+    parser = teach_llm.get_parser()
+    want = vars(parser.parse_args(argv))
+    have = vars(parser.parse_args([str(a) for a in done["argv"]]))
+    return all(want[k] == have[k] for k in want if k not in _NOT_TAUGHT)
+
+
+def llm_phases(s: dict, data_dir: Path, work: Path, out: Path) -> tuple:
+    """``teach_llm`` options of the text phase (into ``work/text_taught``) and of the
+    speech-shaped phase that continues from it (into ``out/llm``)."""
+    m = s["llm"]
+    common = ["--data_dir", str(data_dir), "--n_dev", str(s["n_dev"]), "--n_test", str(s["n_test"]),
+              "--batch_size", str(m["batch_size"]), "--seed", str(s["seed"]), "--num_threads", str(s["num_threads"]),
+              "--max_dev", str(m.get("max_dev", 0))]
+    text = ["--llm_dir", str(work / "llm_init"), "--output_dir", str(work / "text_taught"), *common,
+            "--steps", str(m["steps"]), "--lr", str(m["lr"]), *m["teach_args"]]
+    phase = m["speech_phase"]
+    speech = ["--llm_dir", str(work / "text_taught"), "--output_dir", str(out / "llm"), *common,
+              "--steps", str(phase["steps"]), "--lr", str(phase["lr"]), *phase["teach_args"]]
+    return text, speech
+
+
+def build_llm(s: dict, data_dir: Path, work: Path, out: Path) -> dict:
+    """Two teaching phases (text, then speech-shaped input); the text phase's result is
+    kept in ``work`` and not taught again when a build is resumed. Returns each phase's
+    training time (s)."""
     from espnet2_bloomzmms.tiny_checkpoints import write_tiny_bloom
 
     m = s["llm"]
-    write_tiny_bloom(work / "llm_init", teach_llm.tokenizer_texts(data_dir, s["n_dev"], s["n_test"]),
-                     vocab_size=m["vocab_size"], hidden_size=m["hidden_size"], n_layer=m["num_layers"],
-                     n_head=m["num_heads"], seed=s["seed"], byte_level=m["tokenizer"] == "byte_bpe")
-    teach_llm.main(["--llm_dir", str(work / "llm_init"), "--data_dir", str(data_dir), "--output_dir", str(out / "llm"),
-                    "--n_dev", str(s["n_dev"]), "--n_test", str(s["n_test"]), "--steps", str(m["steps"]),
-                    "--batch_size", str(m["batch_size"]), "--lr", str(m["lr"]), "--seed", str(s["seed"]),
-                    "--num_threads", str(s["num_threads"]), "--max_dev", str(m.get("max_dev", 0)), *m["teach_args"]])
+    text_argv, speech_argv = llm_phases(s, data_dir, work, out)
+    if taught_with(work / "text_taught", text_argv):
+        print(f"[base_models] {work / 'text_taught'}: the text phase is done, kept", flush=True)
+    else:
+        write_tiny_bloom(work / "llm_init", teach_llm.tokenizer_texts(data_dir, s["n_dev"], s["n_test"]),
+                         vocab_size=m["vocab_size"], hidden_size=m["hidden_size"], n_layer=m["num_layers"],
+                         n_head=m["num_heads"], seed=s["seed"], byte_level=m["tokenizer"] == "byte_bpe")
+        teach_llm.main(text_argv)
+    teach_llm.main(speech_argv)
+    seconds = {}
+    for name, d in (("text", work / "text_taught"), ("speech", out / "llm")):
+        done = json.loads((d / "teach_config.json").read_text(encoding="utf-8"))
+        seconds[name] = {"train_seconds": round(done["train_seconds"], 1), "num_threads": done["num_threads"]}
+    return seconds
 
 
 def build(args) -> None:
@@ -127,8 +178,8 @@ def build(args) -> None:
     work = args.work_dir
     for name in args.models:
         start = time.time()
-        (build_mms if name == "mms" else build_llm)(s, args.data_dir, work / name, args.output_dir)
-        record = {"model": name, "settings": s, "wall_seconds": round(time.time() - start, 1),
+        phases = (build_mms if name == "mms" else build_llm)(s, args.data_dir, work / name, args.output_dir)
+        record = {"model": name, "settings": s, "wall_seconds": round(time.time() - start, 1), "phases": phases,
                   "machine": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})",
                   "versions": versions(), "command": " ".join(sys.argv)}
         (args.output_dir / name / "build_record.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -178,6 +229,7 @@ def write_card(root: Path, data_dir: Path) -> dict:
                                           for task, row in llm_eval.get("ctc_shaped", {}).get("tasks", {}).items()},
                     "llm_params": llm_config["n_params"]},
         "time": {name: records[name]["wall_seconds"] for name in MODELS},
+        "llm_phases": records["llm"].get("phases"),
         "machine": records["llm"]["machine"],
         "versions": records["llm"]["versions"],
         "commands": sorted({records[name]["command"] for name in MODELS}),
@@ -192,6 +244,15 @@ def write_card(root: Path, data_dir: Path) -> dict:
 def card_text(info: dict) -> str:
     st, data, res = info["settings"], info["data"], info["results"]
     mms, llm = st["mms"], st["llm"]
+    speech = llm["speech_phase"]
+    phases = info.get("llm_phases") or {}
+
+    def phase_time(name: str) -> str:
+        if name not in phases:
+            return ""
+        t = phases[name]
+        return f"; {t['train_seconds'] / 60:.1f} min on {t['num_threads']} thread(s)"
+
     rows = []
     for task, row in res["llm_dev"].items():
         shaped = res["llm_dev_ctc_shape"].get(task, {})
@@ -231,10 +292,17 @@ Final CTC loss {res['mms_final_ctc_loss']}, dev greedy CER {100 * (res['mms_dev_
 `BloomForCausalLM`: hidden {llm['hidden_size']}, {llm['num_layers']} layers, {llm['num_heads']} heads,
 {res['llm_params'] / 1e6:.2f} M parameters; BPE tokenizer ({llm['tokenizer']}, {llm['vocab_size']} tokens, byte fallback).
 Taught to follow the instructions of `local/data/instructions.tsv` on text (`local/teach_llm.py`):
-{llm['steps']} steps of {llm['batch_size']} examples, lr {llm['lr']}, seed {st['seed']}, `{' '.join(llm['teach_args'])}`;
-{info['time']['llm'] / 60:.1f} min. Half of the examples spell the sentence as a CTC encoder's frames
-(each token followed by blanks, `</s>`) and feed it as noisy embeddings mixed with other tokens',
-so that the LLM can read the speech model's adaptor frames (`speech_input: adaptor`).
+1. text phase: {llm['steps']} steps of {llm['batch_size']} examples, lr {llm['lr']}, seed {st['seed']},
+   `{' '.join(llm['teach_args'])}`{phase_time('text')}. Half of the examples spell the sentence as
+   a CTC encoder's frames (each token followed by 1 to 6 blanks, `</s>`) and feed it as noisy
+   embeddings mixed with other tokens'.
+2. speech phase, from that model: {speech['steps']} steps, lr {speech['lr']},
+   `{' '.join(speech['teach_args'])}`{phase_time('speech')}. The CTC-shaped sentences now
+   have the timing the recipe's CTC model gives espeak-ng speech (some tokens with no blank
+   between them, pauses of 7 to 24 blanks), noise up to 1.8 and an offset shared by a
+   sentence's frames; the embeddings are kept.
+
+Together they let the LLM read the speech model's adaptor frames (`speech_input: adaptor`).
 
 Dev greedy exact match (%), by template split (`train`: taught, also in speech training; `text`:
 taught on text only, the held-out task; `heldout`: never taught), as text and with the

@@ -3,7 +3,7 @@
 #  - default: local/base_models/{mms,llm} (shipped in the repository, see its MODEL_CARD.md)
 #    are checked against the sha256 sums of local/base_models/build.json and copied;
 #  - --rebuild true: they are built again by local/base_models.py build (the script that
-#    made the shipped ones; ~1 h on 2 cores; --quick true: a smoke build of a few steps).
+#    made the shipped ones; ~1.5 h on 2 cores; --quick true: a smoke build of a few steps).
 # A --mms / --llm that is not a path under exp/ (a hub name, an existing dir) is used as
 # it is and nothing is written for it. A finished copy or build is kept (the stage
 # resumes); a different model already in exp/models is refused, not overwritten.

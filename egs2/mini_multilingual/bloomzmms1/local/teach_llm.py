@@ -218,19 +218,35 @@ def token_copy_example(enc: SegmentEncoder, eos_id: int, langs: dict[str, str], 
                    list(ids) + [eos_id], sentence_span=(len(head), len(head) + len(ids)))
 
 
-def ctc_shaped(e: Example, rng: random.Random, blank_id: int) -> Example:
+def ctc_shaped(e: Example, rng: random.Random, blank_id: int, timing: str = "regular") -> Example:
     """``e`` with its sentence spelled as a CTC head emits it at 50 frames a second.
 
-    Every token is followed by 1 to 6 blanks (a few before the first), and one in seven
-    is emitted on two frames in a row: ~4.6 positions a token, as the recipe's speech has.
-    BLOOMZ reads the speech embeddings that CTC pre-training puts next to its token
-    embeddings, blanks and all; a 0.5 M-parameter LM does not unless it has seen text in
-    that shape, so the stand-in learns it here on text alone.
+    ``regular``: every token is followed by 1 to 6 blanks (a few before the first), and
+    one in seven is emitted on two frames in a row: ~4.6 positions a token, as the
+    recipe's speech has. ``speech``: the timing the recipe's CTC model gives espeak-ng
+    speech (measured on test utterances): also one token in five straight after the
+    previous one (no blank between different tokens) and one gap in twelve a pause of
+    7 to 24 blanks (between words). BLOOMZ reads the speech embeddings that CTC
+    pre-training puts next to its token embeddings, blanks and all; a tiny LM does not
+    unless it has seen text in that shape, so the stand-in learns it here on text alone.
     """
     a, b = e.sentence_span
+    tokens = e.prompt_ids[a:b]
     shaped = [blank_id] * rng.randint(0, 6)
-    for tok in e.prompt_ids[a:b]:
-        shaped += [tok] * (2 if rng.random() < 1 / 7 else 1) + [blank_id] * rng.randint(1, 6)
+    for k, tok in enumerate(tokens):
+        shaped += [tok] * (2 if rng.random() < 1 / 7 else 1)
+        if timing == "regular":
+            shaped += [blank_id] * rng.randint(1, 6)
+            continue
+        same_next = k + 1 < len(tokens) and tokens[k + 1] == tok  # CTC needs a blank between
+        draw = rng.random()
+        if draw < 1 / 12:
+            gap = rng.randint(7, 24)
+        elif draw < 1 / 12 + 1 / 5 and not same_next and k + 1 < len(tokens):
+            gap = 0
+        else:
+            gap = rng.randint(1, 6)
+        shaped += [blank_id] * gap
     prompt = e.prompt_ids[:a] + shaped + e.prompt_ids[b:]
     return replace(e, prompt_ids=prompt, sentence_span=(a, a + len(shaped)))
 
@@ -296,7 +312,8 @@ class ExampleStream:
                  langs: list[str], task_weights: dict[str, float], synthetic: float, rng: random.Random,
                  mix: float = 0.0, sentences: Optional[dict[str, list[str]]] = None,
                  random_copy: float = 0.0, copy_tokens: Optional[list[int]] = None,
-                 copy_template=None, ctc_shape: float = 0.0, blank_id: int = 0, speech_noise: float = 0.0):
+                 copy_template=None, ctc_shape: float = 0.0, blank_id: int = 0, speech_noise: float = 0.0,
+                 ctc_timing: str = "regular"):
         self.tasks = [t for t in TASKS if task_weights.get(t, 1.0) > 0 and any(x.task == t for x in templates)]
         self.weights = [task_weights.get(t, 1.0) for t in self.tasks]
         self.real = {t: _epochs([e for e in real if e.task == t], rng) for t in self.tasks}
@@ -305,11 +322,12 @@ class ExampleStream:
         self.synthetic, self.rng, self.mix, self.sentences = synthetic, rng, mix, sentences
         self.random_copy, self.copy_tokens, self.copy_template = random_copy, copy_tokens, copy_template
         self.ctc_shape, self.blank_id, self.speech_noise = ctc_shape, blank_id, speech_noise
+        self.ctc_timing = ctc_timing
 
     def __call__(self) -> Example:
         example = self._draw()
         if self.ctc_shape > 0 and self.rng.random() < self.ctc_shape:
-            example = ctc_shaped(example, self.rng, self.blank_id)
+            example = ctc_shaped(example, self.rng, self.blank_id, self.ctc_timing)
             if self.speech_noise > 0:
                 example = replace(example, speech_noise=self.rng.uniform(0.0, self.speech_noise))
         return example
@@ -362,7 +380,7 @@ def collate_train(batch: list[Example], pad_id: int):
     return ids, mask, labels, noise
 
 
-def perturb_speech(embeds, noise, weight, generator):
+def perturb_speech(embeds, noise, weight, generator, offset: float = 0.0):
     """Embeddings of CTC-shaped sentences made to look like a speech encoder's frames.
 
     A frame trained with CTC against the tied embedding matrix is not a token's embedding
@@ -370,8 +388,11 @@ def perturb_speech(embeds, noise, weight, generator):
     other tokens (the posterior's other mass) and noise. At a position of level ``s`` (from
     ``noise``), the frame is ``(1 - m) E[tok] + m E[other] + s * rms(E) * N(0, I)`` with
     ``m ~ U(0, s / 2)`` and ``other`` a random token, so the LLM learns to read such frames
-    on text alone before the speech model ever feeds it some. BLOOM's embedding layer norm
-    then removes the scale, as it does for the speech model's frames.
+    on text alone before the speech model ever feeds it some. With ``offset`` > 0 every
+    frame of a sentence also gets one shared vector ``offset * s * rms(E) * N(0, I)``: the
+    recipe's CTC frames carry a component common to an utterance (a third of their
+    energy, against a sixth along ``E[tok]``). BLOOM's embedding layer norm then removes
+    the scale, as it does for the speech model's frames.
     """
     import torch
 
@@ -380,16 +401,20 @@ def perturb_speech(embeds, noise, weight, generator):
     share = torch.rand(noise.shape, generator=generator).unsqueeze(-1) * level / 2
     gauss = torch.randn(embeds.shape, generator=generator)
     rms = weight.detach().pow(2).mean().sqrt()
-    return (1 - share) * embeds + share * weight[others] + level * rms * gauss
+    out = (1 - share) * embeds + share * weight[others] + level * rms * gauss
+    if offset > 0:
+        shared = torch.randn((embeds.size(0), 1, embeds.size(-1)), generator=generator)
+        out = out + offset * level * rms * shared
+    return out
 
 
-def answer_loss(model, ids, mask, labels, noise=None, generator=None):
+def answer_loss(model, ids, mask, labels, noise=None, generator=None, offset: float = 0.0):
     """Mean cross-entropy over the answer tokens; logits only where they are scored."""
     import torch.nn.functional as F
 
     embeds = model.transformer.word_embeddings(ids)
     if noise is not None and bool((noise > 0).any()):
-        embeds = perturb_speech(embeds, noise, model.transformer.word_embeddings.weight, generator)
+        embeds = perturb_speech(embeds, noise, model.transformer.word_embeddings.weight, generator, offset)
     hidden = model.transformer(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
     next_labels = labels[:, 1:]
     scored = next_labels != -100
@@ -517,6 +542,15 @@ def get_parser() -> argparse.ArgumentParser:
                    help="the CTC-shaped sentences are fed as embeddings with noise of a level drawn "
                         "from U(0, this), in units of the embeddings' RMS, mixed with random tokens "
                         "(perturb_speech): reading a speech encoder's frames")
+    p.add_argument("--ctc_timing", choices=("regular", "speech"), default="regular",
+                   help="blanks between the tokens of --ctc_shape examples: 1 to 6 ('regular'), or "
+                        "as the recipe's CTC model emits speech: also none, and pauses ('speech')")
+    p.add_argument("--speech_offset", type=float, default=0.0,
+                   help="the frames of a noisy sentence also share one offset vector, this many "
+                        "times the sentence's noise level (perturb_speech)")
+    p.add_argument("--freeze_embeddings", action="store_true",
+                   help="keep the token embeddings as they are (a later teaching phase: the "
+                        "geometry a speech model's tied CTC head is trained against stays put)")
     p.add_argument("--blank_id", type=int, default=None,
                    help="token id of the CTC blank in --ctc_shape examples (default: the EOS token, "
                         "the blank of the recipe's CTC configs)")
@@ -582,6 +616,7 @@ def example_stream(args, enc: SegmentEncoder, eos_id: int, langs: dict[str, str]
         copy_template=lambda rng, ids: token_copy_example(
             enc, eos_id, langs, rng, [t for t in train_tmpl if t.task == "repeat"], ids),
         ctc_shape=args.ctc_shape, blank_id=blank_id, speech_noise=args.speech_noise,
+        ctc_timing=args.ctc_timing,
     )
 
 
@@ -589,8 +624,9 @@ def optimizer(model, args):
     """AdamW; no weight decay on the embeddings, biases and norms."""
     import torch
 
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "word_embeddings" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "word_embeddings" not in n)]
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in params if p.ndim >= 2 and "word_embeddings" not in n]
+    no_decay = [p for n, p in params if not (p.ndim >= 2 and "word_embeddings" not in n)]
     return torch.optim.AdamW(
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
@@ -616,7 +652,7 @@ def teach(model, batches, pad_id: int, args, log: Log) -> dict:
             g["lr"] = lr
         ids, mask, labels, noise = collate_train(next(batches), pad_id)
         with autocast():
-            loss = answer_loss(model, ids, mask, labels, noise, generator)
+            loss = answer_loss(model, ids, mask, labels, noise, generator, args.speech_offset)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if args.grad_clip > 0:
@@ -647,7 +683,7 @@ def evaluate_dev(model, tokenizer, dev: list[Example], args, blank_id: int, log:
     log(f"dev greedy exact match ({result['eval_s']:.1f}s):\n{format_table(result)}")
     if args.ctc_shape > 0:
         shape_rng = random.Random(args.seed + 2)
-        shaped = [ctc_shaped(e, shape_rng, blank_id) for e in dev]
+        shaped = [ctc_shaped(e, shape_rng, blank_id, args.ctc_timing) for e in dev]
         result["ctc_shaped"] = evaluate(model, tokenizer, shaped, args.max_new_tokens, args.eval_batch_size)
         log(f"dev greedy exact match, sentences in CTC shape:\n{format_table(result['ctc_shaped'])}")
     return result
@@ -688,6 +724,8 @@ def main(argv=None) -> dict:
 
     tokenizer = AutoTokenizer.from_pretrained(args.llm_dir)
     model = AutoModelForCausalLM.from_pretrained(args.llm_dir, dtype=torch.float32)
+    if args.freeze_embeddings:  # (tied: the output layer stays too)
+        model.get_input_embeddings().weight.requires_grad_(False)
     enc, eos_id = SegmentEncoder(tokenizer), tokenizer.eos_token_id
     blank_id = eos_id if args.blank_id is None else args.blank_id  # of --ctc_shape examples
 
