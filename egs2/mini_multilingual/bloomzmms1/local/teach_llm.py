@@ -224,7 +224,7 @@ def ctc_shaped(e: Example, rng: random.Random, blank_id: int, timing: str = "reg
     ``regular``: every token is followed by 1 to 6 blanks (a few before the first), and
     one in seven is emitted on two frames in a row: ~4.6 positions a token, as the
     recipe's speech has. ``speech``: the timing the recipe's CTC model gives espeak-ng
-    speech (measured on test utterances): also one token in five straight after the
+    speech (measured on dev utterances): also one token in five straight after the
     previous one (no blank between different tokens) and one gap in twelve a pause of
     7 to 24 blanks (between words). BLOOMZ reads the speech embeddings that CTC
     pre-training puts next to its token embeddings, blanks and all; a tiny LM does not
