@@ -69,19 +69,21 @@ def main(cmd=None) -> dict:
         wave, rate = read_mono(reader, u, args.resample)
         speech.append(model.check_speech(wave, f"utterance {u}", fs=rate))
     llm = TextGenerator.from_decoder(model.model.decoder)  # the same LLM, its LoRA adapters off
-    # the speech is encoded once, then asked every instruction
-    batches = [(slice(i, i + args.batch_size), model.encode(speech[i : i + args.batch_size]))
-               for i in range(0, len(uids), args.batch_size)]
+    rendered = {t.id: [t.render(names[utt2lang[u]], draw_target(u, t, names[utt2lang[u]], list(names.values()), 0))
+                       for u in uids] for t in templates}
+    # each batch of speech is encoded once and asked every instruction (one batch in memory)
+    answers = {t.id: [] for t in templates}
+    for i in range(0, len(uids), args.batch_size):
+        encoded = model.encode(speech[i : i + args.batch_size])
+        for t in templates:
+            pairs = rendered[t.id][i : i + args.batch_size]
+            answers[t.id] += model.generate(encoded, [p for p, _ in pairs], [q for _, q in pairs])
 
     rows = []
     for t in templates:
-        rendered = [t.render(names[utt2lang[u]], draw_target(u, t, names[utt2lang[u]], list(names.values()), 0))
-                    for u in uids]
-        prefixes, postfixes = [p for p, _ in rendered], [q for _, q in rendered]
-        spoken = []
-        for chunk, encoded in batches:
-            spoken += model.generate(encoded, prefixes[chunk], postfixes[chunk])
-        written = llm.generate([(p, text[u], q) for u, (p, q) in zip(uids, rendered)], args.max_new_tokens, args.batch_size)
+        spoken = answers[t.id]
+        written = llm.generate([(p, text[u], q) for u, (p, q) in zip(uids, rendered[t.id])], args.max_new_tokens,
+                               args.batch_size)
         spoken, written = [s.strip() for s in spoken], [w.strip() for w in written]
         agree = [int(s == w) for s, w in zip(spoken, written)]
         agreement = sum(agree) / len(uids)

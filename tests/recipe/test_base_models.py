@@ -121,3 +121,16 @@ def test_rebuild_through_stage_3(tmp_path):
     other[other.index("--lr") + 1] = "0.1"
     assert not bm.taught_with(work / "text_taught", other)
     assert bm.taught_with(out / "llm", speech_argv) and not bm.taught_with(out / "llm", text_argv)
+    assert bm.same_start(work / "text_taught", work / "llm_init")
+    other_start = shutil.copytree(work / "llm_init", tmp_path / "other_init")
+    config = json.loads((other_start / "config.json").read_text())
+    (other_start / "config.json").write_text(json.dumps(config | {"n_layer": config["n_layer"] + 1}))
+    assert not bm.same_start(work / "text_taught", other_start)
+    # a second build keeps the finished text phase and teaches the speech phase again
+    taught = (work / "text_taught" / "model.safetensors").read_bytes()
+    result = subprocess.run([sys.executable, "local/base_models.py", "build", "--output_dir", str(tmp_path / "again"),
+                             "--work_dir", str(out.parent / "base_build_quick.work"), "--models", "llm", "--quick"],
+                            cwd=recipe, env=env, check=True, capture_output=True, text=True, timeout=300)
+    assert "the text phase is done, kept" in result.stdout
+    assert (work / "text_taught" / "model.safetensors").read_bytes() == taught
+    assert json.loads((tmp_path / "again" / "llm" / "build_record.json").read_text())["phases"].keys() == {"text", "speech"}

@@ -227,6 +227,12 @@ def test_ctc_shaped_collapses_back_to_the_sentence(tiny_llm_dir, timing):
         tokens = [i for i, t in enumerate(body) if t != 2]
         gaps += [j - i - 1 for i, j in zip(tokens, tokens[1:]) if body[i] != body[j]]
     assert 4.0 < sum(ratios) / len(ratios) < 5.5
+    # equal neighbours keep a blank between them (CTC would merge them otherwise)
+    doubled = tl.Example("de", "T", "repeat", "train", "", "", [5, 6, 7, 7, 6, 8], [9, 2], sentence_span=(1, 5))
+    for _ in range(200):
+        shaped = tl.ctc_shaped(doubled, rng, blank_id=2, timing=timing)
+        body = shaped.prompt_ids[shaped.sentence_span[0] : shaped.sentence_span[1]]
+        assert [t for i, t in enumerate(body) if t != 2 and (i == 0 or body[i - 1] != t)] == [6, 7, 7, 6]
     share = {"none": sum(g == 0 for g in gaps) / len(gaps), "pause": sum(g > 6 for g in gaps) / len(gaps)}
     if timing == "regular":
         assert share == {"none": 0.0, "pause": 0.0}

@@ -127,11 +127,28 @@ def taught_with(model_dir: Path, argv: list) -> bool:
     record = model_dir / "teach_config.json"
     if not record.is_file():
         return False
-    done = json.loads(record.read_text(encoding="utf-8"))
+    done = [str(a) for a in json.loads(record.read_text(encoding="utf-8"))["argv"]]
+    if done and not done[0].startswith("-"):
+        done = done[1:]  # run from the command line: sys.argv, the script first
     parser = teach_llm.get_parser()
     want = vars(parser.parse_args(argv))
-    have = vars(parser.parse_args([str(a) for a in done["argv"]]))
+    try:
+        have = vars(parser.parse_args(done))
+    except SystemExit:  # options of another version of teach_llm
+        return False
     return all(want[k] == have[k] for k in want if k not in _NOT_TAUGHT)
+
+
+def same_start(model_dir: Path, init_dir: Path) -> bool:
+    """Whether the model in ``model_dir`` was taught from one like ``init_dir``: the same
+    tokenizer (so the same training sentences and templates) and the same architecture."""
+    def read(d: Path, name: str) -> bytes:
+        return (d / name).read_bytes() if (d / name).is_file() else b""
+
+    arch = ("hidden_size", "n_layer", "n_head", "vocab_size")
+    configs = [json.loads(read(d, "config.json") or b"{}") for d in (model_dir, init_dir)]
+    return (read(model_dir, "tokenizer.json") == read(init_dir, "tokenizer.json") != b""
+            and all(configs[0].get(k) == configs[1].get(k) for k in arch))
 
 
 def llm_phases(s: dict, data_dir: Path, work: Path, out: Path) -> tuple:
@@ -157,12 +174,12 @@ def build_llm(s: dict, data_dir: Path, work: Path, out: Path) -> dict:
 
     m = s["llm"]
     text_argv, speech_argv = llm_phases(s, data_dir, work, out)
-    if taught_with(work / "text_taught", text_argv):
+    write_tiny_bloom(work / "llm_init", teach_llm.tokenizer_texts(data_dir, s["n_dev"], s["n_test"]),
+                     vocab_size=m["vocab_size"], hidden_size=m["hidden_size"], n_layer=m["num_layers"],
+                     n_head=m["num_heads"], seed=s["seed"], byte_level=m["tokenizer"] == "byte_bpe")
+    if taught_with(work / "text_taught", text_argv) and same_start(work / "text_taught", work / "llm_init"):
         print(f"[base_models] {work / 'text_taught'}: the text phase is done, kept", flush=True)
     else:
-        write_tiny_bloom(work / "llm_init", teach_llm.tokenizer_texts(data_dir, s["n_dev"], s["n_test"]),
-                         vocab_size=m["vocab_size"], hidden_size=m["hidden_size"], n_layer=m["num_layers"],
-                         n_head=m["num_heads"], seed=s["seed"], byte_level=m["tokenizer"] == "byte_bpe")
         teach_llm.main(text_argv)
     teach_llm.main(speech_argv)
     seconds = {}
@@ -306,7 +323,7 @@ Together they let the LLM read the speech model's adaptor frames (`speech_input:
 
 Dev greedy exact match (%), by template split (`train`: taught, also in speech training; `text`:
 taught on text only, the held-out task; `heldout`: never taught), as text and with the
-sentence in CTC shape (token ids, no noise):
+sentence in CTC shape (token ids, no noise; the last phase's timing):
 
 | task | train | text | heldout | CTC shape: train | text | heldout |
 |---|---:|---:|---:|---:|---:|---:|
