@@ -238,11 +238,11 @@ def ctc_shaped(e: Example, rng: random.Random, blank_id: int, timing: str = "reg
         if timing == "regular":
             shaped += [blank_id] * rng.randint(1, 6)
             continue
-        same_next = k + 1 < len(tokens) and tokens[k + 1] == tok  # CTC needs a blank between
+        needs_blank = k + 1 == len(tokens) or tokens[k + 1] == tok  # the last; equal neighbours (CTC)
         draw = rng.random()
         if draw < 1 / 12:
             gap = rng.randint(7, 24)
-        elif draw < 1 / 12 + 1 / 5 and not same_next and k + 1 < len(tokens):
+        elif draw < 1 / 12 + 1 / 5 and not needs_blank:
             gap = 0
         else:
             gap = rng.randint(1, 6)
