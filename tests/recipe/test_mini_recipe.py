@@ -94,13 +94,13 @@ def test_fast_mode_runs_every_stage(recipe):
             assert set(read_kv(exp / f"decode_test_beam{beam}/text")) == test_ids
         summary = yaml.safe_load((exp / "zero_shot_test/summary.json").read_text())
         assert 0.0 <= summary["mean_agreement"] <= 1.0
-        # new wordings of trained tasks and the task taught on text only (second_word)
+        # new wordings of trained tasks and the tasks taught on text only (second_word, language)
         assert {r["split"] for r in summary["templates"]} == {"heldout", "text"}
-        assert {r["task"] for r in summary["templates"] if r["split"] == "text"} == {"second_word"}
+        assert {r["task"] for r in summary["templates"] if r["split"] == "text"} == {"second_word", "language"}
     results = (recipe / "RESULTS.md").read_text()
     assert "### CER (%)" in results and "ctc/decode_test/text_ctc" in results
     assert "Zero-shot instruction transfer on test" in results and "untrained" in results
-    assert "### Per task" in results and "| second_word | task held out (text only) |" in results
+    assert "### Per task" in results and "| language | task held out (text only) |" in results
     assert "### Against ce_T" in results and "ce_TMI_ctc_compressed/decode_test_beam1/text" in results
     assert (recipe / "exp/packed/bloomzmms_ce_TMI.zip").exists()
     # stages are re-runnable: a second pass over the decoding stage skips finished work

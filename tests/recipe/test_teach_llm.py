@@ -186,7 +186,7 @@ def test_main_few_steps(tmp_path, capsys):
     assert saved["tasks"] == result["tasks"]
     assert set(saved["tasks"]) == set(tl.TASKS)
     for task, row in saved["tasks"].items():
-        assert {"train" if task != "second_word" else "text", "heldout"} <= set(row), task
+        assert {"text" if task in ("second_word", "language") else "train", "heldout"} <= set(row), task
         assert all(0.0 <= cell["accuracy"] <= 1.0 and cell["n"] > 0 for cell in row.values())
     assert saved["tasks"]["repeat"]["T"]["n"] == 3 * 2
     assert set(saved["ctc_shaped"]["tasks"]) == set(tl.TASKS)  # the same dev set, sentences in CTC shape
@@ -238,3 +238,31 @@ def test_ctc_shaped_collapses_back_to_the_sentence(tiny_llm_dir, timing):
         assert share == {"none": 0.0, "pause": 0.0}
     else:  # one in five tokens straight after the last, one gap in twelve a pause
         assert 0.12 < share["none"] < 0.25 and 0.05 < share["pause"] < 0.12, share
+
+
+@pytest.mark.parametrize("shape_tasks, shaped_tasks", [("", set(tl.TASKS)), ("repeat", {"repeat"})])
+def test_ctc_shape_tasks_limits_which_examples_are_shaped(tiny_llm_dir, shape_tasks, shaped_tasks):
+    """``--ctc_shape_tasks repeat``: only the ASR task's sentences come in CTC shape; the
+    other tasks stay text."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llm_dir)
+    args = tl.get_parser().parse_args(["--llm_dir", str(tiny_llm_dir), "--output_dir", "unused", "--ctc_shape", "1.0",
+                                       "--ctc_shape_tasks", shape_tasks, "--random_copy", "0.1"])
+    langs = {c: n for c, n in tl.load_languages(DATA).items() if c in ("de", "es")}
+    splits = {c: tl.split_sentences(tl.load_sentences(DATA, c), 2, 200) for c in langs}
+    train_tmpl = [t for t in tl.load_templates(DATA) if t.split in ("train", "text")]
+    enc, blank = tl.SegmentEncoder(tokenizer), tokenizer.eos_token_id
+    train = tl.build_examples(enc, blank, langs, {c: s["train"] for c, s in splits.items()}, train_tmpl)
+    stream = tl.example_stream(args, enc, blank, langs, splits, train, train_tmpl, blank)
+    seen = {}
+    for _ in range(300):
+        e = stream()
+        a, b = e.sentence_span
+        seen.setdefault(e.task, set()).add(blank in e.prompt_ids[a:b])  # CTC shape: blanks between tokens
+    assert set(seen) == set(tl.TASKS)
+    assert {t for t, kinds in seen.items() if kinds == {True}} == shaped_tasks
+    assert all(kinds == {False} for t, kinds in seen.items() if t not in shaped_tasks)
+
+
+def test_ctc_shape_tasks_rejects_an_unknown_task():
+    with pytest.raises(ValueError, match="translate"):
+        tl.parse_tasks("repeat,translate")

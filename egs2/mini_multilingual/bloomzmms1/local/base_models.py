@@ -49,14 +49,14 @@ SETTINGS = {
             "steps": 3500, "batch_size": 8, "lr": 2e-3},
     "llm": {"vocab_size": 600, "tokenizer": "char_bpe", "hidden_size": 192, "num_layers": 4, "num_heads": 4,
             "steps": 6000, "batch_size": 32, "lr": 2e-3,
-            "teach_args": ["--task_weights", "repeat=3", "--random_copy", "0.1", "--ctc_shape", "0.5",
-                           "--speech_noise", "0.8", "--synthetic", "0.5"],
+            "teach_args": ["--task_weights", "repeat=3", "--random_copy", "0.1", "--ctc_shape", "0.75",
+                           "--ctc_shape_tasks", "repeat", "--speech_noise", "0.8", "--synthetic", "0.5"],
             # then, from that model, the same tasks with sentences shaped and perturbed as the
             # recipe's CTC frames are (pauses, no blank between some tokens, a shared offset,
             # noise up to 1.8), the embeddings kept: reading the adaptor's frames
             "speech_phase": {"steps": 2500, "lr": 5e-4,
-                             "teach_args": ["--task_weights", "repeat=3", "--random_copy", "0.1", "--ctc_shape", "0.5",
-                                            "--ctc_timing", "speech", "--speech_noise", "1.8", "--speech_offset", "1.0",
+                             "teach_args": ["--task_weights", "repeat=3", "--random_copy", "0.1", "--ctc_shape", "0.75",
+                                            "--ctc_shape_tasks", "repeat", "--ctc_timing", "speech", "--speech_noise", "1.8", "--speech_offset", "1.0",
                                             "--synthetic", "0.5", "--freeze_embeddings"]}},
 }
 QUICK = {"speech": {"renditions": 1, "max_train": 4}, "mms": {"steps": 10, "batch_size": 4},
@@ -258,6 +258,20 @@ def write_card(root: Path, data_dir: Path) -> dict:
     return info
 
 
+def shaped_examples(teach_args: list) -> str:
+    """Which examples a phase spelled in CTC shape, in words (from its ``teach_llm`` options)."""
+    args = teach_llm.get_parser().parse_args(["--llm_dir", "-", "--output_dir", "-", *teach_args])
+    tasks = teach_llm.parse_tasks(args.ctc_shape_tasks)
+    which = "" if tasks is None else f" of {', '.join(f'`{t}`' for t in sorted(tasks))}"
+    text = (f"{100 * args.ctc_shape:.0f} % of the examples{which} spell the sentence as\n"
+            "   a CTC encoder's frames (each token followed by 1 to 6 blanks, `</s>`) and feed it as noisy\n"
+            "   embeddings mixed with other tokens'.")
+    if tasks is not None:
+        text += ("\n   The other tasks stay text: the LLM learns to read speech-shaped input under those\n"
+                 "   instructions only, so no other task is taught on speech-like input.")
+    return text
+
+
 def card_text(info: dict) -> str:
     st, data, res = info["settings"], info["data"], info["results"]
     mms, llm = st["mms"], st["llm"]
@@ -310,9 +324,7 @@ Final CTC loss {res['mms_final_ctc_loss']}, dev greedy CER {100 * (res['mms_dev_
 {res['llm_params'] / 1e6:.2f} M parameters; BPE tokenizer ({llm['tokenizer']}, {llm['vocab_size']} tokens, byte fallback).
 Taught to follow the instructions of `local/data/instructions.tsv` on text (`local/teach_llm.py`):
 1. text phase: {llm['steps']} steps of {llm['batch_size']} examples, lr {llm['lr']}, seed {st['seed']},
-   `{' '.join(llm['teach_args'])}`{phase_time('text')}. Half of the examples spell the sentence as
-   a CTC encoder's frames (each token followed by 1 to 6 blanks, `</s>`) and feed it as noisy
-   embeddings mixed with other tokens'.
+   `{' '.join(llm['teach_args'])}`{phase_time('text')}. {shaped_examples(llm['teach_args'])}
 2. speech phase, from that model: {speech['steps']} steps, lr {speech['lr']},
    `{' '.join(speech['teach_args'])}`{phase_time('speech')}. The CTC-shaped sentences now
    have the timing the recipe's CTC model gives espeak-ng speech (some tokens with no blank

@@ -313,7 +313,7 @@ class ExampleStream:
                  mix: float = 0.0, sentences: Optional[dict[str, list[str]]] = None,
                  random_copy: float = 0.0, copy_tokens: Optional[list[int]] = None,
                  copy_template=None, ctc_shape: float = 0.0, blank_id: int = 0, speech_noise: float = 0.0,
-                 ctc_timing: str = "regular"):
+                 ctc_timing: str = "regular", ctc_shape_tasks: Optional[set] = None):
         self.tasks = [t for t in TASKS if task_weights.get(t, 1.0) > 0 and any(x.task == t for x in templates)]
         self.weights = [task_weights.get(t, 1.0) for t in self.tasks]
         self.real = {t: _epochs([e for e in real if e.task == t], rng) for t in self.tasks}
@@ -322,11 +322,12 @@ class ExampleStream:
         self.synthetic, self.rng, self.mix, self.sentences = synthetic, rng, mix, sentences
         self.random_copy, self.copy_tokens, self.copy_template = random_copy, copy_tokens, copy_template
         self.ctc_shape, self.blank_id, self.speech_noise = ctc_shape, blank_id, speech_noise
-        self.ctc_timing = ctc_timing
+        self.ctc_timing, self.ctc_shape_tasks = ctc_timing, ctc_shape_tasks
 
     def __call__(self) -> Example:
         example = self._draw()
-        if self.ctc_shape > 0 and self.rng.random() < self.ctc_shape:
+        shape_it = self.ctc_shape > 0 and self.rng.random() < self.ctc_shape
+        if shape_it and (self.ctc_shape_tasks is None or example.task in self.ctc_shape_tasks):
             example = ctc_shaped(example, self.rng, self.blank_id, self.ctc_timing)
             if self.speech_noise > 0:
                 example = replace(example, speech_noise=self.rng.uniform(0.0, self.speech_noise))
@@ -498,6 +499,15 @@ def parse_task_weights(spec: str) -> dict[str, float]:
     return weights
 
 
+def parse_tasks(spec: str) -> Optional[set]:
+    """``"repeat,language"`` -> ``{"repeat", "language"}``; ``""`` -> None (every task)."""
+    tasks = {x.strip() for x in spec.split(",") if x.strip()}
+    unknown = sorted(tasks - set(TASKS))
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; tasks are {TASKS}")
+    return tasks or None
+
+
 def cpu_has_fast_bf16() -> bool:
     """Whether oneDNN runs bf16 natively here (AVX512-BF16 / AMX); else bf16 would be slow."""
     import torch
@@ -538,6 +548,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--ctc_shape", type=float, default=0.0,
                    help="fraction of examples whose sentence is spelled as a CTC head emits it "
                         "(tokens separated by blanks, some doubled): the speech model's input shape")
+    p.add_argument("--ctc_shape_tasks", default="",
+                   help="comma-separated tasks whose examples --ctc_shape may shape (default: all); "
+                        "'repeat': the LLM reads speech-shaped input under the ASR task only, as "
+                        "BLOOMZ, which never read speech, has no other task on it to fall back on")
     p.add_argument("--speech_noise", type=float, default=0.0,
                    help="the CTC-shaped sentences are fed as embeddings with noise of a level drawn "
                         "from U(0, this), in units of the embeddings' RMS, mixed with random tokens "
@@ -616,7 +630,7 @@ def example_stream(args, enc: SegmentEncoder, eos_id: int, langs: dict[str, str]
         copy_template=lambda rng, ids: token_copy_example(
             enc, eos_id, langs, rng, [t for t in train_tmpl if t.task == "repeat"], ids),
         ctc_shape=args.ctc_shape, blank_id=blank_id, speech_noise=args.speech_noise,
-        ctc_timing=args.ctc_timing,
+        ctc_timing=args.ctc_timing, ctc_shape_tasks=parse_tasks(args.ctc_shape_tasks),
     )
 
 
