@@ -7,7 +7,7 @@ LLM answers its transcript, for instructions it never saw in training?
         --languages local/data/languages.tsv --split heldout --output_dir exp/ce_TMI/zero_shot_test
 
 For each template of ``--split`` (one or more template splits, e.g. ``heldout`` for new
-wordings of trained tasks and ``text`` for a task the LLM was taught that no speech
+wordings of trained tasks and ``text`` for tasks the LLM was taught that no speech
 training set contains): the speech model gets ``[prefix; speech; postfix]``, the LLM
 alone gets ``prefix + transcript + postfix`` as text, both greedy; the agreement is the
 share of utterances whose two answers are equal (after stripping whitespace).

@@ -73,9 +73,9 @@ def test_data_files():
     assert templates["T"].prefix == "Repeat the sentence: " and templates["T"].postfix == ". "
     assert templates["rep1"].render("German") == ("A text in German: ", "\nThe same text, word for word:")
     assert {t.task for t in templates.values() if t.split == "heldout"} == set(tl.TASKS)
-    # the held-out task: taught on text only, so no speech training set (split train) has it
-    assert {t.task for t in templates.values() if t.split == "text"} == {"second_word"}
-    assert not [t for t in templates.values() if t.task == "second_word" and t.split == "train"]
+    # the held-out tasks: taught on text only, so no speech training set (split train) has them
+    assert {t.task for t in templates.values() if t.split == "text"} == {"second_word", "language"}
+    assert not [t for t in templates.values() if t.task in ("second_word", "language") and t.split == "train"]
     split = tl.split_sentences(tl.load_sentences(DATA, "en"), 20, 20)
     assert [len(split[k]) for k in ("train", "dev", "test")] == [200, 20, 20]
 
@@ -240,19 +240,24 @@ def test_ctc_shaped_collapses_back_to_the_sentence(tiny_llm_dir, timing):
         assert 0.12 < share["none"] < 0.25 and 0.05 < share["pause"] < 0.12, share
 
 
-@pytest.mark.parametrize("shape_tasks, shaped_tasks", [("", set(tl.TASKS)), ("repeat", {"repeat"})])
-def test_ctc_shape_tasks_limits_which_examples_are_shaped(tiny_llm_dir, shape_tasks, shaped_tasks):
-    """``--ctc_shape_tasks repeat``: only the ASR task's sentences come in CTC shape; the
-    other tasks stay text."""
-    tokenizer = AutoTokenizer.from_pretrained(tiny_llm_dir)
-    args = tl.get_parser().parse_args(["--llm_dir", str(tiny_llm_dir), "--output_dir", "unused", "--ctc_shape", "1.0",
+def _stream(llm_dir, shape_tasks: str):
+    """The training example stream of two languages, every example offered for CTC shape."""
+    tokenizer = AutoTokenizer.from_pretrained(llm_dir)
+    args = tl.get_parser().parse_args(["--llm_dir", str(llm_dir), "--output_dir", "unused", "--ctc_shape", "1.0",
                                        "--ctc_shape_tasks", shape_tasks, "--random_copy", "0.1"])
     langs = {c: n for c, n in tl.load_languages(DATA).items() if c in ("de", "es")}
     splits = {c: tl.split_sentences(tl.load_sentences(DATA, c), 2, 200) for c in langs}
     train_tmpl = [t for t in tl.load_templates(DATA) if t.split in ("train", "text")]
     enc, blank = tl.SegmentEncoder(tokenizer), tokenizer.eos_token_id
     train = tl.build_examples(enc, blank, langs, {c: s["train"] for c, s in splits.items()}, train_tmpl)
-    stream = tl.example_stream(args, enc, blank, langs, splits, train, train_tmpl, blank)
+    return tl.example_stream(args, enc, blank, langs, splits, train, train_tmpl, blank), blank
+
+
+@pytest.mark.parametrize("shape_tasks, shaped_tasks", [("", set(tl.TASKS)), ("repeat", {"repeat"})])
+def test_ctc_shape_tasks_limits_which_examples_are_shaped(tiny_llm_dir, shape_tasks, shaped_tasks):
+    """``--ctc_shape_tasks repeat``: only the ASR task's sentences (token copies included)
+    come in CTC shape; the other tasks stay text."""
+    stream, blank = _stream(tiny_llm_dir, shape_tasks)
     seen = {}
     for _ in range(300):
         e = stream()
@@ -261,6 +266,14 @@ def test_ctc_shape_tasks_limits_which_examples_are_shaped(tiny_llm_dir, shape_ta
     assert set(seen) == set(tl.TASKS)
     assert {t for t, kinds in seen.items() if kinds == {True}} == shaped_tasks
     assert all(kinds == {False} for t, kinds in seen.items() if t not in shaped_tasks)
+
+
+def test_ctc_shape_tasks_naming_every_task_is_the_default(tiny_llm_dir):
+    """Without the option every task may be shaped, drawn exactly as with all tasks named."""
+    (stream, blank), (named, _) = _stream(tiny_llm_dir, ""), _stream(tiny_llm_dir, ",".join(tl.TASKS))
+    drawn = [stream() for _ in range(100)]
+    assert drawn == [named() for _ in range(100)]
+    assert any(e.task != "repeat" and blank in e.prompt_ids[slice(*e.sentence_span)] for e in drawn)
 
 
 def test_ctc_shape_tasks_rejects_an_unknown_task():

@@ -33,8 +33,8 @@ done
 
 # the paper's speech input (the adaptor's frames) in ce_T/MI/TMI; the LLM reading the CTC
 # head's compressed tokens instead, trained on TMI, is the comparison row ce_TMI_ctc_compressed;
-# zero-shot transfer is tested on new wordings of trained tasks (heldout) and on a task the
-# LLM knows from text only (text: second_word)
+# zero-shot transfer is tested on new wordings of trained tasks (heldout) and on tasks the
+# LLM knows from text only (text: second_word, language)
 common=(--local_models_opts "--rebuild ${rebuild_base_models} --quick ${fast}"
         --ce_variants "TMI:conf/tuning/train_ce_ctc_compressed.yaml" --zero_shot_split "heldout text")
 if [ "${fast}" = true ]; then

@@ -258,15 +258,20 @@ def write_card(root: Path, data_dir: Path) -> dict:
     return info
 
 
-def shaped_examples(teach_args: list) -> str:
-    """Which examples a phase spelled in CTC shape, in words (from its ``teach_llm`` options)."""
+def _shaping(teach_args: list) -> tuple:
+    """A phase's ``--ctc_shape`` share and the tasks it may shape (``""``: every task), in words."""
     args = teach_llm.get_parser().parse_args(["--llm_dir", "-", "--output_dir", "-", *teach_args])
     tasks = teach_llm.parse_tasks(args.ctc_shape_tasks)
-    which = "" if tasks is None else f" of {', '.join(f'`{t}`' for t in sorted(tasks))}"
-    text = (f"{100 * args.ctc_shape:.0f} % of the examples{which} spell the sentence as\n"
+    return args.ctc_shape, "" if tasks is None else ", ".join(f"`{t}`" for t in sorted(tasks))
+
+
+def shaped_examples(teach_args: list) -> str:
+    """Which examples a phase spelled in CTC shape, in words (from its ``teach_llm`` options)."""
+    share, tasks = _shaping(teach_args)
+    text = (f"{100 * share:.0f} % of the examples{f' of {tasks}' if tasks else ''} spell the sentence as\n"
             "   a CTC encoder's frames (each token followed by 1 to 6 blanks, `</s>`) and feed it as noisy\n"
             "   embeddings mixed with other tokens'.")
-    if tasks is not None:
+    if tasks:
         text += ("\n   The other tasks stay text: the LLM learns to read speech-shaped input under those\n"
                  "   instructions only, so no other task is taught on speech-like input.")
     return text
@@ -277,6 +282,8 @@ def card_text(info: dict) -> str:
     mms, llm = st["mms"], st["llm"]
     speech = llm["speech_phase"]
     phases = info.get("llm_phases") or {}
+    speech_tasks = _shaping(speech["teach_args"])[1]
+    speech_which = f" (of {speech_tasks} only)" if speech_tasks else ""
 
     def phase_time(name: str) -> str:
         if name not in phases:
@@ -326,7 +333,7 @@ Taught to follow the instructions of `local/data/instructions.tsv` on text (`loc
 1. text phase: {llm['steps']} steps of {llm['batch_size']} examples, lr {llm['lr']}, seed {st['seed']},
    `{' '.join(llm['teach_args'])}`{phase_time('text')}. {shaped_examples(llm['teach_args'])}
 2. speech phase, from that model: {speech['steps']} steps, lr {speech['lr']},
-   `{' '.join(speech['teach_args'])}`{phase_time('speech')}. The CTC-shaped sentences now
+   `{' '.join(speech['teach_args'])}`{phase_time('speech')}. The CTC-shaped sentences{speech_which} now
    have the timing the recipe's CTC model gives espeak-ng speech (some tokens with no blank
    between them, pauses of 7 to 24 blanks), noise up to 1.8 and an offset shared by a
    sentence's frames; the embeddings are kept.
@@ -334,8 +341,9 @@ Taught to follow the instructions of `local/data/instructions.tsv` on text (`loc
 Together they let the LLM read the speech model's adaptor frames (`speech_input: adaptor`).
 
 Dev greedy exact match (%), by template split (`train`: taught, also in speech training; `text`:
-taught on text only, the held-out task; `heldout`: never taught), as text and with the
-sentence in CTC shape (token ids, no noise; the last phase's timing):
+taught on text only, the held-out tasks; `heldout`: never taught), as text and with the
+sentence in CTC shape (token ids, no noise; the last phase's timing; every task, also those
+taught on text alone):
 
 | task | train | text | heldout | CTC shape: train | text | heldout |
 |---|---:|---:|---:|---:|---:|---:|
