@@ -49,6 +49,9 @@ SETTINGS = {
             "steps": 3500, "batch_size": 8, "lr": 2e-3},
     "llm": {"vocab_size": 600, "tokenizer": "char_bpe", "hidden_size": 192, "num_layers": 4, "num_heads": 4,
             "steps": 6000, "batch_size": 32, "lr": 2e-3,
+            # CTC-shaped (speech-like) sentences for the ASR task only: taught every task in that
+            # shape, the LLM followed any instruction on the frames of a model trained on T alone,
+            # and MI had nothing to show (BLOOMZ follows no instruction on speech by itself)
             "teach_args": ["--task_weights", "repeat=3", "--random_copy", "0.1", "--ctc_shape", "0.75",
                            "--ctc_shape_tasks", "repeat", "--speech_noise", "0.8", "--synthetic", "0.5"],
             # then, from that model, the same tasks with sentences shaped and perturbed as the
@@ -56,7 +59,8 @@ SETTINGS = {
             # noise up to 1.8), the embeddings kept: reading the adaptor's frames
             "speech_phase": {"steps": 2500, "lr": 5e-4,
                              "teach_args": ["--task_weights", "repeat=3", "--random_copy", "0.1", "--ctc_shape", "0.75",
-                                            "--ctc_shape_tasks", "repeat", "--ctc_timing", "speech", "--speech_noise", "1.8", "--speech_offset", "1.0",
+                                            "--ctc_shape_tasks", "repeat", "--ctc_timing", "speech",
+                                            "--speech_noise", "1.8", "--speech_offset", "1.0",
                                             "--synthetic", "0.5", "--freeze_embeddings"]}},
 }
 QUICK = {"speech": {"renditions": 1, "max_train": 4}, "mms": {"steps": 10, "batch_size": 4},

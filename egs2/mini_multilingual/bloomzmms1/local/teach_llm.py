@@ -550,8 +550,8 @@ def get_parser() -> argparse.ArgumentParser:
                         "(tokens separated by blanks, some doubled): the speech model's input shape")
     p.add_argument("--ctc_shape_tasks", default="",
                    help="comma-separated tasks whose examples --ctc_shape may shape (default: all); "
-                        "'repeat': the LLM reads speech-shaped input under the ASR task only, as "
-                        "BLOOMZ, which never read speech, has no other task on it to fall back on")
+                        "'repeat': the ASR task only, so that, like BLOOMZ, the LLM follows no other "
+                        "instruction on speech-like input unless a speech model makes it read as text")
     p.add_argument("--speech_noise", type=float, default=0.0,
                    help="the CTC-shaped sentences are fed as embeddings with noise of a level drawn "
                         "from U(0, this), in units of the embeddings' RMS, mixed with random tokens "
