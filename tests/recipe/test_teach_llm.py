@@ -12,6 +12,7 @@ from mini_recipe_scripts import RECIPE, load_local_script
 
 DATA = RECIPE / "local" / "data"
 tl = load_local_script("teach_llm")
+HELD_OUT_TASKS = {"second_word", "language"}  # split `text` of instructions.tsv: taught on text only
 
 
 @pytest.mark.parametrize(
@@ -74,8 +75,8 @@ def test_data_files():
     assert templates["rep1"].render("German") == ("A text in German: ", "\nThe same text, word for word:")
     assert {t.task for t in templates.values() if t.split == "heldout"} == set(tl.TASKS)
     # the held-out tasks: taught on text only, so no speech training set (split train) has them
-    assert {t.task for t in templates.values() if t.split == "text"} == {"second_word", "language"}
-    assert not [t for t in templates.values() if t.task in ("second_word", "language") and t.split == "train"]
+    assert {t.task for t in templates.values() if t.split == "text"} == HELD_OUT_TASKS
+    assert not [t for t in templates.values() if t.task in HELD_OUT_TASKS and t.split == "train"]
     split = tl.split_sentences(tl.load_sentences(DATA, "en"), 20, 20)
     assert [len(split[k]) for k in ("train", "dev", "test")] == [200, 20, 20]
 
@@ -186,7 +187,7 @@ def test_main_few_steps(tmp_path, capsys):
     assert saved["tasks"] == result["tasks"]
     assert set(saved["tasks"]) == set(tl.TASKS)
     for task, row in saved["tasks"].items():
-        assert {"text" if task in ("second_word", "language") else "train", "heldout"} <= set(row), task
+        assert {"text" if task in HELD_OUT_TASKS else "train", "heldout"} <= set(row), task
         assert all(0.0 <= cell["accuracy"] <= 1.0 and cell["n"] > 0 for cell in row.values())
     assert saved["tasks"]["repeat"]["T"]["n"] == 3 * 2
     assert set(saved["ctc_shaped"]["tasks"]) == set(tl.TASKS)  # the same dev set, sentences in CTC shape

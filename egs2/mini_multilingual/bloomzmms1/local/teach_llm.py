@@ -326,6 +326,7 @@ class ExampleStream:
 
     def __call__(self) -> Example:
         example = self._draw()
+        # drawn for every example, shaped or not: without --ctc_shape_tasks the stream is unchanged
         shape_it = self.ctc_shape > 0 and self.rng.random() < self.ctc_shape
         if shape_it and (self.ctc_shape_tasks is None or example.task in self.ctc_shape_tasks):
             example = ctc_shaped(example, self.rng, self.blank_id, self.ctc_timing)
